@@ -1,0 +1,73 @@
+"""``ksi run``: bring up the cluster(s), run the workload once, tear everything down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ksi import constants as C
+from ksi.cli._common import reports_errors
+
+E = C.ENV
+
+
+@click.command(context_settings={"ignore_unknown_options": True,
+                                 "allow_interspersed_args": False})
+@click.argument("workload", type=click.Path(path_type=Path))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--workdir", envvar=E["workdir"], type=click.Path(path_type=Path),
+              default=Path("."), show_default="current directory",
+              help=f"Directory mounted at /app in the cluster. [env {E['workdir']}]")
+@click.option("--image", envvar=E["image"], default=C.DEFAULT_NODE_IMAGE, show_default=True,
+              help=f"kind node image. [env {E['image']}]")
+@click.option("--port", envvar=E["port"], type=int, default=None,
+              help=f"Host port mapped to the same NodePort (30000-32767); exported as K8S_PORT. "
+              f"Default: a free one. [env {E['port']}]")
+@click.option("--timeout", envvar=E["timeout"], type=click.FloatRange(min=1), default=C.DEFAULT_TIMEOUT,
+              show_default=True, help=f"Seconds allowed for bring-up. [env {E['timeout']}]")
+@click.option("--keep", envvar=E["keep"], is_flag=True,
+              help=f"Leave the cluster running for debugging (delete it with `ksi delete NAME`). "
+              f"[env {E['keep']}]")
+@click.option("--dry-run", envvar=E["dry_run"], is_flag=True,
+              help=f"Print the kind config and the plan; create nothing. [env {E['dry_run']}]")
+@click.option("--shared-dir", envvar=E["shared_dir"], type=click.Path(path_type=Path),
+              default=Path("~/.ksi"), show_default=True,
+              help=f"Directory on a filesystem all nodes share (rendezvous, events, "
+              f"diagnostics). [env {E['shared_dir']}]")
+@click.option("--api-address", envvar=E["api_address"], default=None,
+              help=f"Address the API server is published on. Default: the node's Slurm "
+              f"NodeAddr, else its host address. [env {E['api_address']}]")
+@click.option("--grace", envvar=E["grace"], type=click.FloatRange(min=0), default=C.DEFAULT_GRACE,
+              show_default=True, help=f"Seconds between SIGTERM and SIGKILL for the workload. "
+              f"[env {E['grace']}]")
+@click.option("--token-ttl", envvar=E["token_ttl"], type=click.IntRange(min=C.MIN_TOKEN_TTL),
+              default=None, help=f"Token lifetime in seconds. Default: the job's remaining time, "
+              f"else {C.DEFAULT_TOKEN_TTL}. [env {E['token_ttl']}]")
+@click.option("--federation/--no-federation", envvar=E["federation"], default=True,
+              show_default=True, help=f"Join the members' clusters with Liqo (multi-node). "
+              f"[env {E['federation']}]")
+@click.option("-v", "--verbose", envvar=E["verbose"], is_flag=True,
+              help=f"Show every command ksi runs and the full errors. [env {E['verbose']}]")
+@reports_errors
+def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: int | None,
+        timeout: float, keep: bool, dry_run: bool, shared_dir: Path, api_address: str | None,
+        grace: float, token_ttl: int | None, federation: bool, verbose: bool) -> None:
+    """Run WORKLOAD (a bash script using kubectl) against an ephemeral cluster.
+
+    \b
+    Under srun, every node of the step gets a cluster and the clusters are joined with Liqo;
+    the script runs once, on the leader, with K8S_CLUSTER_NAME, K8S_CLUSTER_API,
+    K8S_CLUSTER_API_TOKEN, K8S_CLUSTER_CA, K8S_PORT, KUBECONFIG and KSI_NAMESPACE set.
+    ksi exits with the script's exit code; see README.md for ksi's own codes.
+    """
+    import sys
+
+    from ksi.orchestrator import run_member
+    from ksi.plan import RunOptions
+
+    opts = RunOptions(workload=workload, args=args, workdir=workdir, image=image, port=port,
+                      timeout=timeout, keep=keep, dry_run=dry_run, verbose=verbose,
+                      shared_dir=shared_dir, api_address=api_address, grace=grace,
+                      token_ttl=token_ttl, federation=federation)
+    sys.exit(run_member(opts))

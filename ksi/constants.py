@@ -1,0 +1,61 @@
+"""Every name and default in one place: environment variables, exit codes, pinned versions.
+
+Each option of each command can be set with the environment variable named here; the command line
+wins over the environment, the environment over the default.
+"""
+
+from __future__ import annotations
+
+# --- pinned versions ---------------------------------------------------------------------------
+#: kind v0.29.0's node image for Kubernetes v1.33.1, pinned by digest (kind release notes).
+DEFAULT_NODE_IMAGE = (
+    "kindest/node:v1.33.1@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
+)
+#: Every member must run the same Liqo version, or peering fails.
+LIQO_VERSION = "v1.0.0"
+
+# --- names ---------------------------------------------------------------------------------------
+CLUSTER_PREFIX = "ksi-"
+ADMIN_SERVICE_ACCOUNT = "admin-user"
+ADMIN_NAMESPACE = "kube-system"
+WORKLOAD_NAMESPACE = "ksi-workload"
+NODEPORT_MIN, NODEPORT_MAX = 30000, 32767
+#: containerPort of the Liqo WireGuard gateway NodePort on followers (inside the cluster).
+GATEWAY_NODE_PORT = 30999
+
+# --- environment variables (options) -------------------------------------------------------------
+ENV = {
+    "workdir": "KSI_WORKDIR",
+    "image": "KSI_IMAGE",
+    "port": "K8S_PORT",  # the original KSI's name, kept so old job scripts keep working
+    "timeout": "KSI_TIMEOUT",
+    "keep": "KSI_KEEP",
+    "dry_run": "KSI_DRY_RUN",
+    "verbose": "KSI_VERBOSE",
+    "shared_dir": "KSI_SHARED_DIR",
+    "api_address": "KSI_API_ADDRESS",
+    "grace": "KSI_GRACE",
+    "token_ttl": "KSI_TOKEN_TTL",
+    "federation": "KSI_FEDERATION",
+    "stale": "KSI_DELETE_STALE",
+}
+
+# --- defaults ------------------------------------------------------------------------------------
+DEFAULT_TIMEOUT = 600.0  # seconds for the whole bring-up of one member
+DEFAULT_GRACE = 10.0  # seconds between SIGTERM and SIGKILL for the workload and tools
+DEFAULT_TOKEN_TTL = 24 * 3600  # seconds, outside Slurm (inside: the job's remaining time)
+MIN_TOKEN_TTL = 600  # the API server rejects shorter TokenRequests
+TEARDOWN_TIMEOUT = 20.0  # must fit inside Slurm's default KillWait of 30 s
+#: Stop the workload on our own this long before the job's end, so teardown finishes in time.
+TEARDOWN_MARGIN = 45.0
+
+# --- exit codes (documented in README.md) ---------------------------------------------------------
+#: When the workload ran, ksi exits with the workload's own exit code.
+EXIT_OK = 0
+EXIT_USAGE = 2  # bad input: options, workload path, ports, image name, directories
+EXIT_ENVIRONMENT = 3  # this node lacks something ksi needs (kind, nerdctl, ...)
+EXIT_BRINGUP = 4  # creating the cluster, its credentials or the federation failed
+EXIT_RENDEZVOUS = 5  # another member failed, never arrived, or the leader was lost
+EXIT_TIMEOUT = 6  # a phase ran out of time
+EXIT_TEARDOWN = 7  # the workload succeeded but something could not be deleted
+EXIT_SIGNAL_BASE = 128  # 128 + signal number when ksi was stopped by a signal

@@ -1,0 +1,170 @@
+"""The Kubernetes API, through the ``kubernetes`` client, always verifying TLS.
+
+ksi talks to its cluster with kind's admin kubeconfig (a client certificate) to wait for the
+nodes, create the ``admin-user`` service account bound to ``cluster-admin`` (the original KSI's
+contract) and request its token through the TokenRequest API with an explicit lifetime.  The
+workload gets that token, never the admin certificate.  ``kubernetes`` costs ~0.25 s to import,
+so it is imported here, lazily.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ksi import constants as C
+from ksi.errors import BringUpError, PhaseTimeout
+from ksi.signals import Shutdown
+
+REQUEST_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    server: str
+    ca_pem: bytes
+    token: str
+    expires: str
+
+
+def _ca_from_kubeconfig(path: Path) -> tuple[str, bytes]:
+    doc = yaml.safe_load(path.read_text())
+    cluster = doc["clusters"][0]["cluster"]
+    return cluster["server"], base64.b64decode(cluster["certificate-authority-data"])
+
+
+class Kube:
+    """A connection to one cluster through a kubeconfig and context."""
+
+    def __init__(self, kubeconfig: Path, context: str | None = None) -> None:
+        from kubernetes import client, config
+
+        self.kubeconfig = kubeconfig
+        self.client = client
+        self.api = config.new_client_from_config(config_file=str(kubeconfig), context=context)
+        if not self.api.configuration.verify_ssl:  # never: a kubeconfig that says so is refused
+            raise BringUpError(f"{kubeconfig} disables TLS verification; ksi refuses it")
+        self.core = client.CoreV1Api(self.api)
+        self.rbac = client.RbacAuthorizationV1Api(self.api)
+
+    def close(self) -> None:
+        self.api.close()
+
+    # --- readiness ---------------------------------------------------------------------------
+    def nodes(self) -> list[Any]:
+        return list(self.core.list_node(_request_timeout=REQUEST_TIMEOUT).items)
+
+    def wait_ready(
+        self,
+        *,
+        timeout: float,
+        shutdown: Shutdown,
+        expect: int = 1,
+        what: str = "the cluster's nodes",
+        on_poll: Callable[[str], None] | None = None,
+    ) -> list[str]:
+        """Wait until at least ``expect`` nodes exist and all are Ready; return their names."""
+        deadline = time.monotonic() + timeout
+        state = "the API server has not answered yet"
+        while True:
+            shutdown.check()
+            try:
+                nodes = self.nodes()
+                not_ready = [n.metadata.name for n in nodes if not _is_ready(n)]
+                if len(nodes) >= expect and not not_ready:
+                    return [n.metadata.name for n in nodes]
+                if not_ready:
+                    state = "not Ready: " + ", ".join(sorted(not_ready))
+                else:
+                    state = f"{len(nodes)} of {expect} node(s) registered"
+            except Exception as exc:  # connection refused, TLS handshake while booting, 5xx
+                state = f"the API server did not answer ({_short(exc)})"
+            if on_poll:
+                on_poll(state)
+            if time.monotonic() > deadline:
+                raise PhaseTimeout(
+                    f"{what} were not Ready after {timeout:.0f}s: {state}",
+                    hint="the node image may not start on this host (run `ksi doctor`, or "
+                    "rerun with --keep and inspect `kind export logs`); raise --timeout on a "
+                    "busy node",
+                )
+            shutdown.wait(0.5)
+
+    # --- credentials -------------------------------------------------------------------------
+    def admin_token(self, ttl_seconds: int) -> Credentials:
+        """ServiceAccount ``admin-user`` bound to cluster-admin, and a token for it."""
+        c = self.client
+        ns, name = C.ADMIN_NAMESPACE, C.ADMIN_SERVICE_ACCOUNT
+        self._create_ok_if_exists(
+            lambda: self.core.create_namespaced_service_account(
+                ns, c.V1ServiceAccount(metadata=c.V1ObjectMeta(name=name)),
+                _request_timeout=REQUEST_TIMEOUT))
+        self._create_ok_if_exists(
+            lambda: self.rbac.create_cluster_role_binding(
+                c.V1ClusterRoleBinding(
+                    metadata=c.V1ObjectMeta(name=name),
+                    role_ref=c.V1RoleRef(api_group="rbac.authorization.k8s.io",
+                                         kind="ClusterRole", name="cluster-admin"),
+                    subjects=[c.RbacV1Subject(kind="ServiceAccount", name=name, namespace=ns)]),
+                _request_timeout=REQUEST_TIMEOUT))
+        ttl = max(int(ttl_seconds), C.MIN_TOKEN_TTL)
+        request = c.AuthenticationV1TokenRequest(
+            spec=c.V1TokenRequestSpec(audiences=[], expiration_seconds=ttl))
+        answer = self.core.create_namespaced_service_account_token(
+            name, ns, request, _request_timeout=REQUEST_TIMEOUT)
+        server, ca = _ca_from_kubeconfig(self.kubeconfig)
+        expires = answer.status.expiration_timestamp
+        return Credentials(server=server, ca_pem=ca, token=answer.status.token,
+                           expires=expires.isoformat() if hasattr(expires, "isoformat")
+                           else str(expires))
+
+    def ensure_namespace(self, name: str) -> None:
+        c = self.client
+        self._create_ok_if_exists(lambda: self.core.create_namespace(
+            c.V1Namespace(metadata=c.V1ObjectMeta(name=name)), _request_timeout=REQUEST_TIMEOUT))
+
+    def _create_ok_if_exists(self, call: Callable[[], Any]) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            call()
+        except ApiException as exc:
+            if exc.status != 409:
+                raise BringUpError(f"the API server refused a request: {exc.status} "
+                                   f"{exc.reason}") from exc
+
+
+def _is_ready(node: Any) -> bool:
+    for cond in (node.status.conditions or []) if node.status else []:
+        if cond.type == "Ready":
+            return bool(cond.status == "True")
+    return False
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:160]
+
+
+def user_kubeconfig(context: str, creds: Credentials, namespace: str) -> str:
+    """The kubeconfig the workload gets: one context named like the cluster, token auth."""
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": context,
+        "clusters": [{"name": context, "cluster": {
+            "server": creds.server,
+            "certificate-authority-data": base64.b64encode(creds.ca_pem).decode(),
+        }}],
+        "users": [{"name": C.ADMIN_SERVICE_ACCOUNT, "user": {"token": creds.token}}],
+        "contexts": [{"name": context, "context": {
+            "cluster": context, "user": C.ADMIN_SERVICE_ACCOUNT, "namespace": namespace,
+        }}],
+        "preferences": {},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)

@@ -1,0 +1,176 @@
+"""What one ksi member will create, decided before anything is created: a pure value.
+
+``RunOptions`` is what the user asked for (command line, then ``KSI_*`` variables, then
+defaults).  ``make_plan`` turns options, the Slurm context and the ports chosen on this node into
+a ``RunPlan``: names, ports, subnets and paths.  Nothing here touches processes, so all of it is
+tested without a cluster.
+
+Names: ``ksi-<job>-<step>-<rank>`` inside Slurm (unique per job step and member, and tells
+``ksi delete --stale`` which job owns it), ``ksi-p<pid>-<6 hex>`` outside (the random part keeps
+two runs apart even across pid reuse).  kind allows ``^[a-z0-9.-]+$`` and, with the
+``-control-plane`` suffix, a 63-character host name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ksi import constants as C
+from ksi.errors import UsageError
+from ksi.slurm import SlurmContext
+
+NAME_RE = re.compile(r"^[a-z0-9.-]+$")
+MAX_NAME = 63 - len("-control-plane")
+JOB_NAME_RE = re.compile(r"^ksi-(?P<job>\d+)-(?P<step>[a-z0-9]+)-(?P<rank>\d+)$")
+STANDALONE_NAME_RE = re.compile(r"^ksi-p(?P<pid>\d+)-(?P<nonce>[0-9a-f]{6})$")
+#: Subnets are derived from the rank so that federated members never overlap (Liqo then needs
+#: no NAT; see TECH-NOTES §4).  Pods get a /16 of 100.64.0.0/10 (shared address space) and
+#: services a /21 of 198.18.0.0/15 (benchmarking space): ranges site networks, kind's defaults
+#: and Liqo's own (10.70.0.0/16 external, 10.80.0.0/16 internal) do not use.  This bounds a
+#: federation to 64 members.
+MAX_MEMBERS = 64
+
+# The Docker/OCI reference grammar (distribution/reference), as a single expression.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+_TAG = r"(?::[\w][\w.-]{0,127})?"
+_DIGEST = r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+IMAGE_RE = re.compile(rf"^{_DOMAIN}{_COMPONENT}(?:/{_COMPONENT})*{_TAG}{_DIGEST}$")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the user asked of ``ksi run``."""
+
+    workload: Path
+    args: tuple[str, ...] = ()
+    workdir: Path = Path(".")
+    image: str = C.DEFAULT_NODE_IMAGE
+    port: int | None = None
+    timeout: float = C.DEFAULT_TIMEOUT
+    keep: bool = False
+    dry_run: bool = False
+    verbose: bool = False
+    shared_dir: Path = Path("~/.ksi")
+    api_address: str | None = None
+    grace: float = C.DEFAULT_GRACE
+    token_ttl: int | None = None
+    federation: bool = True
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """The Liqo WireGuard gateway of a follower: a UDP NodePort published on a host port."""
+
+    node_port: int
+    host_port: int
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything one member creates, named and numbered."""
+
+    cluster_name: str
+    rank: int
+    members: int
+    node: str
+    image: str
+    workdir: Path
+    api_address: str
+    api_port: int
+    k8s_port: int
+    pod_subnet: str
+    service_subnet: str
+    run_dir: Path
+    gateway: Gateway | None = None
+
+    @property
+    def context_name(self) -> str:
+        """The kube context in the exported kubeconfig: the cluster name itself."""
+        return self.cluster_name
+
+    @property
+    def api_url(self) -> str:
+        host = f"[{self.api_address}]" if ":" in self.api_address else self.api_address
+        return f"https://{host}:{self.api_port}"
+
+    @property
+    def kind_kubeconfig(self) -> Path:
+        """kind's own kubeconfig (admin client certificate): ksi's use only."""
+        return self.run_dir / "kind.kubeconfig"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The kubeconfig exported to the workload (service-account token, one context)."""
+        return self.run_dir / "kubeconfig"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.run_dir / "ca.crt"
+
+    @property
+    def config_file(self) -> Path:
+        return self.run_dir / "kind-config.yaml"
+
+
+def cluster_name(ctx: SlurmContext, pid: int, nonce: str) -> str:
+    if ctx.job_id is None:
+        name = f"ksi-p{pid}-{nonce}"
+    else:
+        step = re.sub(r"[^a-z0-9]", "", (ctx.step_id or "0").lower()) or "0"
+        name = f"ksi-{ctx.job_id}-{step}-{ctx.rank}"
+    if not NAME_RE.match(name) or len(name) > MAX_NAME:
+        raise UsageError(f"cannot derive a valid kind cluster name from {name!r}")
+    return name
+
+
+def subnets(rank: int) -> tuple[str, str]:
+    """Pod and service subnets of member ``rank``: disjoint across members."""
+    if not 0 <= rank < MAX_MEMBERS:
+        raise UsageError(f"ksi federates at most {MAX_MEMBERS} nodes (this is rank {rank})",
+                         hint="ask for fewer nodes, or use --no-federation")
+    return f"100.{64 + rank}.0.0/16", f"198.{18 + rank // 32}.{(rank % 32) * 8}.0/21"
+
+
+def check_image(ref: str) -> str:
+    if len(ref) > 255 or not IMAGE_RE.match(ref):
+        raise UsageError(
+            f"{ref!r} is not a valid image reference",
+            hint="use NAME[:TAG][@sha256:DIGEST], e.g. kindest/node:v1.33.1",
+        )
+    return ref
+
+
+def make_plan(
+    opts: RunOptions,
+    ctx: SlurmContext,
+    *,
+    pid: int,
+    nonce: str,
+    api_address: str,
+    api_port: int,
+    k8s_port: int,
+    run_root: Path,
+    gateway_host_port: int | None = None,
+) -> RunPlan:
+    name = cluster_name(ctx, pid, nonce)
+    pod, service = subnets(ctx.rank)
+    gateway = (Gateway(C.GATEWAY_NODE_PORT, gateway_host_port)
+               if gateway_host_port is not None else None)
+    return RunPlan(
+        cluster_name=name,
+        rank=ctx.rank,
+        members=ctx.members,
+        node=ctx.node_name,
+        image=check_image(opts.image),
+        workdir=opts.workdir,
+        api_address=api_address,
+        api_port=api_port,
+        k8s_port=k8s_port,
+        pod_subnet=pod,
+        service_subnet=service,
+        run_dir=run_root / "runs" / name,
+        gateway=gateway,
+    )

@@ -1,0 +1,84 @@
+"""What the user sees while ksi works, and what it records for later.
+
+One line per phase on stderr, ``[node1 r0] ✓ create cluster (12.3s)`` (``✗`` when it failed),
+a summary at the end, and the same facts as JSON lines (phase, node, rank, start, duration,
+outcome) in an events file that ``ksi report`` reads.  stdout belongs to the workload.  No line
+ever holds a credential: callers pass none, and ``redact`` guards what comes from tools.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
+_SECRET_RE = re.compile(r"(?i)(bearer\s+|token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._\-]{8,}")
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return _SECRET_RE.sub(lambda m: m.group(1) + "<redacted>", text)
+
+
+class Progress:
+    def __init__(self, *, node: str, rank: int | None, verbose: bool = False,
+                 stream: IO[str] | None = None) -> None:
+        self.node = node
+        self.rank = rank
+        self.verbose = verbose
+        self.stream = stream or sys.stderr
+        self.events_path: Path | None = None
+        self.phases: list[tuple[str, float, str]] = []
+        self.secrets: tuple[str, ...] = ()
+
+    @property
+    def prefix(self) -> str:
+        return f"[{self.node} r{self.rank}]" if self.rank is not None else "[ksi]"
+
+    def say(self, message: str) -> None:
+        print(f"{self.prefix} {redact(message, self.secrets)}", file=self.stream, flush=True)
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self.say(message)
+
+    def event(self, **fields: object) -> None:
+        if self.events_path is None:
+            return
+        record = {"node": self.node, "rank": self.rank, "pid": os.getpid(), **fields}
+        line = redact(json.dumps(record), self.secrets) + "\n"
+        try:
+            fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a") as handle:
+                handle.write(line)
+        except OSError:
+            pass  # events are a record, never a reason to fail a run
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.time()
+        t0 = time.monotonic()
+        outcome = "ok"
+        try:
+            yield
+        except BaseException:
+            outcome = "failed"
+            raise
+        finally:
+            seconds = time.monotonic() - t0
+            self.phases.append((name, seconds, outcome))
+            mark = "✓" if outcome == "ok" else "✗"
+            self.say(f"{mark} {name} ({seconds:.1f}s)")
+            self.event(phase=name, start=start, duration=round(seconds, 3), outcome=outcome)
+
+    def summary(self, outcome: str) -> None:
+        total = sum(s for _, s, _ in self.phases)
+        parts = ", ".join(f"{n} {s:.1f}s" for n, s, _ in self.phases)
+        self.say(f"{outcome}; {total:.1f}s in phases ({parts})" if parts else outcome)

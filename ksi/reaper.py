@@ -1,0 +1,81 @@
+"""Finding and deleting this user's ksi clusters on this node: ``ksi list``, ``ksi delete``, and
+the reaping of stale clusters that every ``ksi run`` does first.
+
+kind says which clusters exist; the registry says who owns them (see ``registry``).  Deletion
+keeps going past errors and reports them all, like ``kind delete clusters``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ksi import constants as C
+from ksi import registry
+from ksi.errors import KsiError
+from ksi.paths import runtime_root
+from ksi.registry import JobState, Record
+from ksi.tools.kind import Kind
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    record: Record | None
+    state: str  # alive / stale / kept / unknown
+
+    @property
+    def owner(self) -> str:
+        if self.record is not None and self.record.job_id:
+            return f"job {self.record.job_id}.{self.record.step_id}"
+        if self.record is not None:
+            return f"pid {self.record.pid}@{self.record.host}"
+        match = registry.JOB_NAME_RE.match(self.name)
+        return f"job {match['job']}.{match['step']}" if match else "standalone"
+
+    @property
+    def age(self) -> str:
+        return registry.age(self.record.created) if self.record else "?"
+
+
+def inventory(kind: Kind, job_state: JobState) -> list[Entry]:
+    names = [n for n in kind.clusters() if n.startswith(C.CLUSTER_PREFIX)]
+    entries = []
+    for name in names:
+        record = registry.load(name)
+        entries.append(Entry(name, record, registry.liveness(name, record, job_state)))
+    return entries
+
+
+def _kubeconfig_for(name: str, record: Record | None) -> Path:
+    if record is not None:
+        candidate = Path(record.run_dir) / "kind.kubeconfig"
+        if candidate.parent.is_dir():
+            return candidate
+    return runtime_root() / "orphans.kubeconfig"
+
+
+def delete_one(kind: Kind, name: str, record: Record | None) -> None:
+    """Delete a cluster and everything ksi kept for it on this node (idempotent)."""
+    kind.delete(name, _kubeconfig_for(name, record), timeout=C.TEARDOWN_TIMEOUT)
+    forget(name, record)
+
+
+def forget(name: str, record: Record | None) -> None:
+    if record is not None:
+        shutil.rmtree(record.run_dir, ignore_errors=True)
+    shutil.rmtree(runtime_root() / "runs" / name, ignore_errors=True)
+    registry.remove(name)
+
+
+def reap(kind: Kind, entries: list[Entry]) -> tuple[list[str], list[str]]:
+    """Delete the given clusters; return (deleted names, one error line per failure)."""
+    deleted, errors = [], []
+    for entry in entries:
+        try:
+            delete_one(kind, entry.name, entry.record)
+            deleted.append(entry.name)
+        except KsiError as exc:
+            errors.append(f"{entry.name}: {exc.message}")
+    return deleted, errors

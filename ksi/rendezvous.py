@@ -1,0 +1,293 @@
+"""Rendezvous of the members of one job step in a directory on the shared filesystem.
+
+Protocol (one directory per job step, ``<shared-dir>/jobs/<job>.<step>/``, mode 0700):
+
+1. Every member creates the directory if needed (``mkdir`` is atomic; losing the race is fine)
+   and tries once, without waiting, to take ``leader.lock`` with ``filelock.FileLock``.  Exactly
+   one member gets it, whatever the timing, and holds it for its whole life; it writes
+   ``leader.json`` (rank, node, pid).  The others are followers and read ``leader.json``.
+2. Every member publishes ``members/<rank>.json``: node, address, cluster name, ports, and a
+   ``status`` that only moves forward (joined -> cluster-ready -> liqo-ready -> done, or
+   failed with the phase and a one-line error).  Every file is written whole: a temp file in the
+   same directory, then ``rename`` (atomic on POSIX and on NFS), so a reader never sees half.
+3. Credentials another member needs (a follower's kubeconfig, for the leader's ``liqoctl
+   peer``) go to ``secrets/<rank>.kubeconfig``, mode 0600 from creation, and are deleted at
+   teardown.  Records hold no secret.
+4. The leader publishes ``outcome.json`` once: the workload's exit code, or the failure that
+   ended the run (node, rank, phase).  Followers wait for it, then tear down.
+5. Liveness: a follower that can take ``leader.lock`` knows the leader's process is gone (the
+   kernel, or the NFS lock manager, drops a dead process's locks) and tears down.  The leader
+   learns of a follower's death from Slurm (the step ends) or from a record that stops moving
+   past the bring-up timeout.
+
+Why the lock holds on NFS: ``filelock.FileLock`` is ``UnixFileLock``, i.e. ``flock(2)``; Linux
+NFS clients (since 2.6.12) implement ``flock`` as a whole-file POSIX lock forwarded to the server
+(NLM for NFSv3, in-protocol for NFSv4), so it is exclusive across nodes.  A filesystem mounted
+without lock support answers ENOLCK/ENOSYS; ksi then stops with an error naming the directory.
+Not guaranteed: leader election across a network partition, and anything on a filesystem that
+is not in fact shared (``ksi doctor`` checks that; the missing-member timeout names it).
+
+Every wait here is bounded and watches the shutdown flag.  Unreadable or foreign files in the
+directory are ignored with one warning each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ksi.errors import KsiError, PhaseTimeout, RendezvousError, UsageError
+from ksi.paths import private_dir, remove_quietly, write_private
+from ksi.signals import Shutdown
+
+STATUSES = ("joined", "cluster-ready", "liqo-ready", "federated", "done")
+MEMBER_FILE_RE = re.compile(r"^(\d+)\.json$")
+POLL = 0.25
+
+
+@dataclass
+class MemberRecord:
+    rank: int
+    node: str
+    address: str
+    cluster: str
+    pid: int
+    status: str = "joined"
+    phase: str = ""
+    error: str = ""
+    api_port: int = 0
+    gateway_port: int = 0
+    updated: float = field(default_factory=time.time)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def reached(self, status: str) -> bool:
+        return self.status in STATUSES and STATUSES.index(self.status) >= STATUSES.index(status)
+
+
+@dataclass
+class Outcome:
+    status: str  # "finished" or "failed"
+    exit_code: int
+    error: str = ""
+
+
+class JobDir:
+    """The rendezvous directory of one job step, seen by one member."""
+
+    def __init__(self, shared_dir: Path, run_id: str, *, rank: int, members: int,
+                 warn: Callable[[str], None]) -> None:
+        root = private_dir(shared_dir, what="shared directory (--shared-dir)")
+        self.path = private_dir(private_dir(root / "jobs", what="jobs directory") / run_id,
+                                what="job directory")
+        self.members_dir = private_dir(self.path / "members", what="members directory")
+        self.secrets_dir = private_dir(self.path / "secrets", what="secrets directory")
+        self.rank = rank
+        self.members = members
+        self.warn = warn
+        self._warned: set[str] = set()
+        self._lock = None
+        self.is_leader = False
+
+    # --- election ----------------------------------------------------------------------------
+    @property
+    def lock_path(self) -> Path:
+        return self.path / "leader.lock"
+
+    def elect(self, node: str) -> bool:
+        """Try once to become the leader; True when this member leads."""
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.lock_path), mode=0o600, thread_local=False)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return False
+        except OSError as exc:
+            raise UsageError(
+                f"cannot lock {self.lock_path}: {exc.strerror}",
+                hint="--shared-dir must be on a filesystem with working file locks "
+                "(NFS with lockd, Lustre mounted with flock)") from None
+        self._lock = lock
+        self.is_leader = True
+        self._write("leader.json", {"rank": self.rank, "node": node, "pid": os.getpid()})
+        return True
+
+    def leader_alive(self) -> bool:
+        """From a follower: False when the leader's lock is free (its process is gone)."""
+        from filelock import FileLock, Timeout
+
+        if not self.lock_path.exists():
+            return False
+        probe = FileLock(str(self.lock_path), mode=0o600, thread_local=False)
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            return True
+        except OSError:
+            return True  # cannot tell: assume alive, other timeouts still bound the wait
+        probe.release()
+        return False
+
+    def release_leadership(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    # --- records -------------------------------------------------------------------------------
+    def _write(self, name: str, data: dict[str, object]) -> None:
+        write_private(self.path / name, json.dumps(data))
+
+    def _read(self, path: Path) -> dict[str, object] | None:
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            return data
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            self._warn_once(str(path), f"ignoring unreadable file {path}: {exc}")
+            return None
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.warn(message)
+
+    def publish(self, record: MemberRecord) -> None:
+        record.updated = time.time()
+        write_private(self.members_dir / f"{record.rank}.json", json.dumps(asdict(record)))
+
+    def records(self) -> dict[int, MemberRecord]:
+        found: dict[int, MemberRecord] = {}
+        for entry in sorted(os.listdir(self.members_dir)):
+            if entry.startswith("."):
+                continue  # a temp file being written
+            match = MEMBER_FILE_RE.match(entry)
+            if not match:
+                self._warn_once(entry, f"ignoring foreign file {self.members_dir / entry}")
+                continue
+            data = self._read(self.members_dir / entry)
+            if data is None:
+                continue
+            try:
+                record = MemberRecord(**data)  # type: ignore[arg-type]
+            except TypeError as exc:
+                self._warn_once(entry, f"ignoring malformed record {entry}: {exc}")
+                continue
+            if record.rank != int(match[1]) or not 0 <= record.rank < self.members:
+                self._warn_once(entry, f"ignoring record {entry}: rank does not belong here")
+                continue
+            found[record.rank] = record
+        return found
+
+    def leader(self) -> dict[str, object] | None:
+        return self._read(self.path / "leader.json")
+
+    def publish_outcome(self, outcome: Outcome) -> None:
+        self._write("outcome.json", asdict(outcome))
+
+    def outcome(self) -> Outcome | None:
+        data = self._read(self.path / "outcome.json")
+        if data is None:
+            return None
+        try:
+            return Outcome(**data)  # type: ignore[arg-type]
+        except TypeError:
+            return None
+
+    # --- secrets -------------------------------------------------------------------------------
+    def secret_path(self, rank: int) -> Path:
+        return self.secrets_dir / f"{rank}.kubeconfig"
+
+    def put_secret(self, rank: int, data: str) -> Path:
+        return write_private(self.secret_path(rank), data)
+
+    def drop_secret(self, rank: int) -> None:
+        remove_quietly(self.secret_path(rank))
+
+    # --- waiting -------------------------------------------------------------------------------
+    def wait_all(self, status: str, *, timeout: float, shutdown: Shutdown,
+                 on_wait: Callable[[], None] | None = None) -> dict[int, MemberRecord]:
+        """Wait until every member reached ``status``; fail fast when one failed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            shutdown.check()
+            records = self.records()
+            failed = [r for r in records.values() if r.failed]
+            if failed:
+                first = failed[0]
+                raise RendezvousError(
+                    f"member rank {first.rank} on {first.node} failed in phase "
+                    f"{first.phase or '?'}: {first.error}",
+                    hint="its own output says more")
+            if len(records) == self.members and all(r.reached(status)
+                                                    for r in records.values()):
+                return records
+            if on_wait:
+                on_wait()
+            if time.monotonic() > deadline:
+                missing = sorted(set(range(self.members)) - set(records))
+                behind = sorted(r.rank for r in records.values() if not r.reached(status))
+                if missing:
+                    raise PhaseTimeout(
+                        f"rank(s) {', '.join(map(str, missing))} never arrived in {self.path} "
+                        f"after {timeout:.0f}s",
+                        hint="is --shared-dir on a filesystem all nodes share?")
+                raise PhaseTimeout(
+                    f"rank(s) {', '.join(map(str, behind))} did not reach {status} after "
+                    f"{timeout:.0f}s", hint="see those members' output; raise --timeout")
+            shutdown.wait(POLL)
+
+    def wait_leader_record(self, *, timeout: float, shutdown: Shutdown) -> dict[str, object]:
+        deadline = time.monotonic() + timeout
+        while True:
+            shutdown.check()
+            leader = self.leader()
+            if leader is not None:
+                return leader
+            if time.monotonic() > deadline:
+                raise PhaseTimeout(f"no leader appeared in {self.path} after {timeout:.0f}s",
+                                   hint="is --shared-dir on a filesystem all nodes share?")
+            shutdown.wait(POLL)
+
+    def wait_outcome(self, *, shutdown: Shutdown, leader_check_every: float = 2.0,
+                     on_wait: Callable[[], None] | None = None,
+                     deadline: float | None = None) -> Outcome:
+        """Follower: wait for the leader's outcome, noticing a dead leader within seconds."""
+        next_check = time.monotonic() + leader_check_every
+        while True:
+            shutdown.check()
+            outcome = self.outcome()
+            if outcome is not None:
+                return outcome
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + leader_check_every
+                if not self.leader_alive() and self.outcome() is None:
+                    raise RendezvousError("the leader's process is gone (its lock is free)",
+                                          hint="see the leader's output; tearing down")
+            if on_wait:
+                on_wait()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise PhaseTimeout("the job's end is near; stopping before Slurm kills us")
+            shutdown.wait(POLL)
+
+    def cleanup(self) -> None:
+        """Leader, at the very end: remove what must not outlive the run (locks, secrets)."""
+        for entry in list(self.secrets_dir.iterdir()) if self.secrets_dir.exists() else []:
+            remove_quietly(entry)
+        self.release_leadership()
+        remove_quietly(self.lock_path)
+
+
+def describe(exc: KsiError) -> str:
+    """A failure as one line for a record or an outcome (node/rank/phase included)."""
+    return exc.one_line().removeprefix("ERROR: ")

@@ -1,0 +1,1 @@
+"""Thin wrappers over the external tools: argv in, parsed output out.  Parsing lives only here."""

@@ -1,0 +1,73 @@
+"""liqoctl v1: install on a kind cluster, peer (leader consumes a follower), offload a namespace.
+
+Only the v1 ``liqoctl peer`` syntax is used (v0.x ``generate peer-command``/``peer out-of-band``
+is gone).  Across hosts the WireGuard gateway server runs on the provider (the follower) behind a
+UDP NodePort that kind publishes on a host port; the leader's gateway client dials that host port
+(liqotech/liqo docs/advanced/nat.md).  ``unpeer``/``uninstall`` are never run at teardown: they can
+hang while peerings exist, and the clusters are deleted anyway.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ksi.exec import Result, Runner
+
+
+def _go_duration(seconds: float) -> str:
+    return f"{max(1, int(seconds))}s"
+
+
+class Liqoctl:
+    def __init__(self, runner: Runner, env: dict[str, str] | None = None) -> None:
+        self.runner = runner
+        self.env = dict(os.environ if env is None else env)
+
+    def _run(self, *args: str, timeout: float) -> Result:
+        # liqoctl gets its own --timeout a little shorter than ours, so its error is the one seen
+        return self.runner.run(["liqoctl", *args], timeout=timeout + 15, env=self.env)
+
+    def install_kind(self, *, cluster_id: str, kubeconfig: Path, version: str,
+                     api_server_url: str, pod_cidr: str, service_cidr: str,
+                     timeout: float) -> Result:
+        return self._run(
+            "install", "kind",
+            "--cluster-id", cluster_id,
+            "--kubeconfig", str(kubeconfig),
+            "--version", version,
+            "--pod-cidr", pod_cidr,
+            "--service-cidr", service_cidr,
+            # Liqo would advertise the control-plane container IP, unreachable from other hosts
+            "--set", f"apiServer.address={api_server_url}",
+            "--timeout", _go_duration(timeout),
+            timeout=timeout,
+        )
+
+    def peer(self, *, consumer_kubeconfig: Path, provider_kubeconfig: Path, node_port: int,
+             provider_address: str, provider_port: int, timeout: float) -> Result:
+        return self._run(
+            "peer",
+            "--kubeconfig", str(consumer_kubeconfig),
+            "--remote-kubeconfig", str(provider_kubeconfig),
+            "--gw-server-service-type", "NodePort",
+            "--gw-server-service-nodeport", str(node_port),
+            "--gw-client-address", provider_address,
+            "--gw-client-port", str(provider_port),
+            "--timeout", _go_duration(timeout),
+            timeout=timeout,
+        )
+
+    def offload_namespace(self, namespace: str, *, kubeconfig: Path, timeout: float) -> Result:
+        return self._run(
+            "offload", "namespace", namespace,
+            "--kubeconfig", str(kubeconfig),
+            "--pod-offloading-strategy", "LocalAndRemote",
+            "--namespace-mapping-strategy", "EnforceSameName",
+            "--timeout", _go_duration(timeout),
+            timeout=timeout,
+        )
+
+    def version(self, timeout: float = 10.0) -> str:
+        return self.runner.run(["liqoctl", "version", "--client"], timeout=timeout,
+                               env=self.env).stdout.strip()

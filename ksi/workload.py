@@ -1,0 +1,69 @@
+"""Running the user's script: bash, in its own session, with the cluster's environment.
+
+The script runs in a new session and process group.  A stop for ksi (Ctrl-C, SIGTERM from
+``scancel`` or the time limit, SIGHUP) is forwarded to the whole group as the same signal;
+after the grace period the group is SIGKILLed.  This matters under Slurm's ``proctrack/cgroup``,
+where only ksi itself receives SIGTERM.  stdin, stdout and stderr are the user's own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from ksi.errors import Interrupted
+from ksi.exec import terminate_group
+from ksi.signals import Shutdown
+
+
+def run(
+    script: Path,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    shutdown: Shutdown,
+    grace: float,
+    deadline: float | None = None,
+) -> int:
+    """Run ``bash SCRIPT ARGS...``; return its exit code (128+N when killed by signal N).
+
+    Raises ``Interrupted`` after stopping the script when ksi was asked to stop.  When the
+    ``deadline`` (a monotonic time) passes, the script is stopped the same way and ksi reports
+    it as interrupted by SIGTERM: that is what Slurm would have done moments later.
+    """
+    import time
+
+    proc = subprocess.Popen(["bash", str(script), *args], env=dict(env), cwd=cwd,
+                            start_new_session=True)
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=0.1)
+                return code if code >= 0 else 128 - code
+            except subprocess.TimeoutExpired:
+                pass
+            expired = deadline is not None and time.monotonic() >= deadline
+            if shutdown.is_set() or expired:
+                if expired and not shutdown.is_set():
+                    shutdown.request(signal.SIGTERM)
+                sig = shutdown.signum or signal.SIGTERM
+                terminate_group(proc.pid, lambda: proc.poll() is None, grace, first=sig)
+                proc.wait()
+                raise Interrupted(sig)
+    finally:
+        if proc.poll() is None:  # an unexpected exception: never leave the script behind
+            terminate_group(proc.pid, lambda: proc.poll() is None, 0.5)
+            proc.wait()
+        _reap_group(proc.pid)
+
+
+def _reap_group(pgid: int) -> None:
+    """Kill what the script left running in its process group (background jobs)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
