@@ -1,0 +1,42 @@
+#!/bin/sh
+# Install what tests/slurm/harness.py needs (Debian/Ubuntu, as root). Idempotent:
+# does nothing when everything is present, runs `apt-get update` only when a package
+# cannot be found in the current package lists.
+set -eu
+
+PACKAGES="slurmctld slurmd slurm-client munge iproute2"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    echo "install.sh: all present:$(printf ' %s' $PACKAGES)"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh: need root to install:$missing" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+need_update=0
+for p in $missing; do
+    # no candidate in the local lists (fresh image with empty /var/lib/apt/lists)
+    cand=$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [ -z "$cand" ] || [ "$cand" = "(none)" ]; then
+        need_update=1
+    fi
+done
+if [ "$need_update" -eq 1 ]; then
+    apt-get update
+fi
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $PACKAGES
+
+# The Debian packages may start the system services where an init exists; the harness
+# runs its own private daemons and does not use them.
+echo "install.sh: installed:$missing"
