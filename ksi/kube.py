@@ -67,8 +67,13 @@ class Kube:
         expect: int = 1,
         what: str = "the cluster's nodes",
         on_poll: Callable[[str], None] | None = None,
+        budget: float | None = None,
     ) -> list[str]:
-        """Wait until at least ``expect`` nodes exist and all are Ready; return their names."""
+        """Wait until at least ``expect`` nodes exist and all are Ready; return their names.
+
+        ``budget`` is the limit the user set (``--timeout``), named in the error; ``timeout`` is
+        what is left of it for this wait.
+        """
         deadline = time.monotonic() + timeout
         state = "the API server has not answered yet"
         while True:
@@ -88,7 +93,7 @@ class Kube:
                 on_poll(state)
             if time.monotonic() > deadline:
                 raise PhaseTimeout(
-                    f"{what} were not Ready after {timeout:.0f}s: {state}",
+                    f"{what} were not Ready after {budget or timeout:.0f}s: {state}",
                     hint="the node image may not start on this host (run `ksi doctor`, or "
                     "rerun with --keep and inspect `kind export logs`); raise --timeout on a "
                     "busy node",

@@ -119,6 +119,9 @@ class Member:
         code = C.EXIT_OK
         try:
             code = self._run()
+        except UsageError as exc:  # bad input: the user's to fix, not a place in the run
+            error = exc
+            self._publish_failure(error)
         except KsiError as exc:
             error = exc.located(node=self.ctx.node_name, rank=self.ctx.rank,
                                 phase=self.phase_name)
@@ -247,8 +250,10 @@ class Member:
                 plan = self.plan
                 private_dir(plan.run_dir.parent, what="runs directory")
                 private_dir(plan.run_dir, what="run directory")
-                registry.save(registry.new_record(plan.cluster_name, self.ctx.job_id,
-                                                  self.ctx.step_id, plan.rank, plan.run_dir))
+                registry.save(registry.new_record(
+                    plan.cluster_name, self.ctx.job_id, self.ctx.step_id, plan.rank,
+                    plan.run_dir, job_dir=self.job.path if self.job else None,
+                    leader=bool(self.job and self.job.is_leader)))
                 self.registered = True
                 try:
                     cluster.create(self.kind, plan, timeout=self.remaining())
@@ -268,7 +273,8 @@ class Member:
         with self.phase("wait for nodes"):
             kube = self._kube()
             try:
-                kube.wait_ready(timeout=self.remaining(), shutdown=self.shutdown)
+                kube.wait_ready(timeout=self.remaining(), shutdown=self.shutdown,
+                                budget=self.opts.timeout)
             finally:
                 kube.close()
         self._status("cluster-ready")

@@ -90,6 +90,17 @@ class PortClaims:
         self.held.clear()
 
 
+def sweep_claims(root: Path) -> list[str]:
+    """Remove port claims whose owner process is gone (a SIGKILLed run); return their names."""
+    swept = []
+    directory = root / "ports"
+    for path in directory.iterdir() if directory.is_dir() else []:
+        if not _claim_alive(path):
+            remove_quietly(path)
+            swept.append(path.name)
+    return swept
+
+
 def _claim_alive(path: Path) -> bool:
     try:
         pid = int(path.read_text().strip() or "0")

@@ -14,7 +14,8 @@ from pathlib import Path
 from ksi import constants as C
 from ksi import registry
 from ksi.errors import KsiError
-from ksi.paths import runtime_root
+from ksi.paths import remove_quietly, runtime_root
+from ksi.ports import sweep_claims
 from ksi.registry import JobState, Record
 from ksi.tools.kind import Kind
 
@@ -63,10 +64,18 @@ def delete_one(kind: Kind, name: str, record: Record | None) -> None:
 
 
 def forget(name: str, record: Record | None) -> None:
+    """Remove ksi's files of a deleted cluster: its run directory, its record, and in the shared
+    job directory its credential and (if it led) the leader lock -- never events or logs."""
     if record is not None:
         shutil.rmtree(record.run_dir, ignore_errors=True)
+        if record.job_dir:
+            job_dir = Path(record.job_dir)
+            remove_quietly(job_dir / "secrets" / f"{record.rank}.kubeconfig")
+            if record.leader:
+                remove_quietly(job_dir / "leader.lock")
     shutil.rmtree(runtime_root() / "runs" / name, ignore_errors=True)
     registry.remove(name)
+    sweep_claims(runtime_root())
 
 
 def reap(kind: Kind, entries: list[Entry]) -> tuple[list[str], list[str]]:

@@ -38,6 +38,10 @@ class Record:
     created: float
     run_dir: str
     kept: bool = False
+    #: the shared job directory, and whether this member led: a reaper removes what a dead run
+    #: left there (its secret, the leader's lock) but keeps events and diagnostics
+    job_dir: str = ""
+    leader: bool = False
 
 
 def records_dir() -> Path:
@@ -115,8 +119,9 @@ def age(created: float) -> str:
 
 
 def new_record(name: str, job_id: str | None, step_id: str | None, rank: int,
-               run_dir: Path, kept: bool = False) -> Record:
+               run_dir: Path, kept: bool = False, job_dir: Path | None = None,
+               leader: bool = False) -> Record:
     pid = os.getpid()
     return Record(name=name, host=this_host(), pid=pid, pid_start=process_start(pid),
                   job_id=job_id, step_id=step_id, rank=rank, created=time.time(),
-                  run_dir=str(run_dir), kept=kept)
+                  run_dir=str(run_dir), kept=kept, job_dir=str(job_dir or ""), leader=leader)

@@ -1,0 +1,281 @@
+"""``ksi run`` on one node, end to end through the real entry point, against the doubles.
+
+Every test uses the ``world`` fixture, which fails the test if ksi left a cluster, a container
+daemon, a run file, a port claim, a lock or a credential behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WORKLOADS, free_port, wait_for
+from tests.conftest import alive
+
+PROBE = str(WORKLOADS / "probe.sh")
+SLEEPER = str(WORKLOADS / "sleeper.sh")
+
+
+def findings(out: Path) -> dict[str, str]:
+    return {p.name: p.read_text().strip() for p in out.iterdir()}
+
+
+def env_of(out: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in (out / "env").read_text().splitlines())
+
+
+def test_run_gives_the_workload_the_ksi_contract(world):
+    out = world.base / "out"
+    res = world.ksi("run", PROBE, str(out), "0", "first arg", "--flag")
+    assert res.returncode == 0, res.stderr
+    env, seen = env_of(out), findings(out)
+    assert env["K8S_CLUSTER_NAME"].startswith("ksi-p")
+    assert env["K8S_CLUSTER_API"].startswith("https://")
+    assert 30000 <= int(env["K8S_PORT"]) <= 32767
+    assert env["KUBECONFIG"].startswith(str(world.runtime))
+    assert env["KSI_NAMESPACE"] and env["KSI_MEMBERS"] == "1"
+    # private credentials
+    assert seen["kubeconfig.mode"] == "600" and seen["ca.mode"] == "600"
+    # curl with the token, verifying TLS against the CA, as old KSI scripts do (minus --insecure)
+    assert seen["curl.rc"] == "0", seen["curl.err"]
+    names = {i["metadata"]["name"] for i in json.loads(seen["curl.json"])["items"]}
+    assert {"default", "kube-system", env["KSI_NAMESPACE"]} <= names
+    assert seen["anonymous.code"] in ("401", "403")
+    # kubectl --context "$K8S_CLUSTER_NAME", unchanged
+    assert seen["kubectl.rc"] == "0", seen["kubectl.err"]
+    assert seen["nodes"] == f"node/{env['K8S_CLUSTER_NAME']}-control-plane"
+    # arguments and working directory
+    assert seen["args"].splitlines() == ["first arg", "--flag"]
+    assert seen["cwd"] == str(world.base / "work")
+    # the token never appears in ksi's own output
+    token = seen["token"]
+    assert len(token) > 20 and token not in res.stderr and token not in res.stdout
+    assert "✓ create cluster" in res.stderr and "✓ delete cluster" in res.stderr
+
+
+def test_exit_code_of_the_workload_is_ksis(world):
+    res = world.ksi("run", PROBE, str(world.base / "out"), "3")
+    assert res.returncode == 3
+    assert "finished with exit code 3" in res.stderr
+
+
+def test_port_from_env_and_option(world):
+    port_env = 31000 + free_port() % 1000
+    out = world.base / "o1"
+    res = world.ksi("run", PROBE, str(out), env={"K8S_PORT": str(port_env)})
+    assert res.returncode == 0, res.stderr
+    assert env_of(out)["K8S_PORT"] == str(port_env)
+    port_opt = port_env + 1
+    out = world.base / "o2"
+    res = world.ksi("run", "--port", str(port_opt), PROBE, str(out),
+                    env={"K8S_PORT": str(port_env)})
+    assert res.returncode == 0, res.stderr
+    assert env_of(out)["K8S_PORT"] == str(port_opt)
+
+
+def test_a_port_outside_the_nodeport_range_says_why(world):
+    res = world.ksi("run", "--port", "8080", PROBE, "x")
+    assert res.returncode == 2
+    assert res.stderr.strip() == ("ERROR: port 8080 is outside the NodePort range 30000-32767 "
+                                  "(K8S_PORT is mapped to the same NodePort, so pick one in "
+                                  "that range)")
+
+
+def test_a_port_in_use_is_refused(world):
+    for port in range(30500, 30600):
+        sock = socket.socket()
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            sock.close()
+            continue
+        break
+    with sock:
+        sock.listen()
+        res = world.ksi("run", "--port", str(port), PROBE, "x")
+    assert res.returncode == 2
+    assert res.stderr.strip() == (f"ERROR: port {port} is already in use on this node "
+                                  "(choose another with --port/K8S_PORT, or leave it unset)")
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["run", "missing.sh"], 2, "ERROR: workload missing.sh does not exist"),
+    (["run", "."], 2, "ERROR: workload . is a directory"),
+    (["run", "--image", "Not An Image", PROBE], 2, "ERROR: 'Not An Image' is not a valid image"),
+    (["run", "--port", "99999", PROBE], 2, "ERROR: port 99999 is outside the NodePort range"),
+    (["run", "--workdir", "/nonexistent/dir", PROBE], 2,
+     "ERROR: work directory /nonexistent/dir does not exist"),
+    (["run", "--timeout", "0", PROBE], 2, "ERROR: Invalid value for '--timeout'"),
+    (["delete", "ksi-nope"], 2, "ERROR: no ksi cluster named ksi-nope on this node"),
+    (["delete"], 2, "ERROR: nothing to delete"),
+])
+def test_bad_input_is_one_line_with_a_documented_code(world, args, code, message):
+    res = world.ksi(*args)
+    assert res.returncode == code
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_missing_kind_or_nerdctl_is_exit_3(world, tmp_path):
+    bin_dir = tmp_path / "bin-nerdctl-only"
+    bin_dir.mkdir()
+    os.symlink(Path(world.env["PATH"].split(os.pathsep)[0]) / "nerdctl", bin_dir / "nerdctl")
+    path = f"{bin_dir}{os.pathsep}{os.path.dirname(os.sys.executable)}{os.pathsep}/usr/bin:/bin"
+    res = world.ksi("run", PROBE, "x", env={"PATH": path})
+    assert res.returncode == 3
+    assert res.stderr.strip().startswith("ERROR: [node ")
+    assert "`kind` was not found on PATH" in res.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read and write anything")
+def test_unreadable_workload_and_unwritable_workdir(world):
+    script = world.base / "work" / "secret.sh"
+    script.write_text("true\n")
+    script.chmod(0)
+    res = world.ksi("run", str(script))
+    assert res.returncode == 2 and "is not readable" in res.stderr
+    ro = world.base / "ro"
+    ro.mkdir(mode=0o500)
+    res = world.ksi("run", "--workdir", str(ro), PROBE)
+    assert res.returncode == 2 and "is not writable" in res.stderr
+
+
+def test_kind_create_failure_is_reported_with_its_phase(world):
+    res = world.ksi("run", PROBE, "x", env={"KSI_FAKE_FAIL": "kind-create"})
+    assert res.returncode == 4
+    error = [l for l in res.stderr.splitlines() if l.startswith("ERROR:")]
+    assert len(error) == 1 and "phase create cluster" in error[0] and "kind create cluster" in error[0]
+
+
+def test_a_node_that_never_becomes_ready_times_out_clearly(world):
+    res = world.ksi("run", "--timeout", "3", PROBE, "x", env={"KSI_FAKE_FAIL": "node-never-ready"})
+    assert res.returncode == 6
+    error = [l for l in res.stderr.splitlines() if l.startswith("ERROR:")][0]
+    assert "phase wait for nodes" in error and "not Ready after 3s" in error
+    assert "✓ delete cluster" in res.stderr
+
+
+def test_dry_run_prints_the_plan_and_creates_nothing(world):
+    res = world.ksi("run", "--dry-run", PROBE, "x")
+    assert res.returncode == 0, res.stderr
+    assert "kind: Cluster" in res.stdout and "containerPath: /app" in res.stdout
+    assert "nothing was created" in res.stdout
+    assert not world.containers() and not (world.runtime / "runs").exists()
+
+
+def test_verbose_shows_commands_but_never_the_token(world):
+    out = world.base / "out"
+    res = world.ksi("run", "-v", PROBE, str(out))
+    assert res.returncode == 0, res.stderr
+    assert "$ kind create cluster --name ksi-p" in res.stderr
+    token = (out / "token").read_text()
+    assert token not in res.stderr and token not in res.stdout
+    events = list(world.shared.glob("jobs/*/events.jsonl"))
+    assert events and all(token not in e.read_text() for e in events)
+
+
+def test_keep_leaves_the_cluster_and_says_how_to_delete_it(world):
+    res = world.ksi("run", "--keep", PROBE, str(world.base / "out"))
+    assert res.returncode == 0, res.stderr
+    name = env_of(world.base / "out")["K8S_CLUSTER_NAME"]
+    assert f"delete it with: ksi delete {name}" in res.stderr
+    assert [c["name"] for c in world.containers()] == [f"{name}-control-plane"]
+    listing = world.ksi("list")
+    assert name in listing.stdout and "kept" in listing.stdout
+    res = world.ksi("delete", name)
+    assert res.returncode == 0 and f"deleted {name}" in res.stdout
+
+
+# --- signals -----------------------------------------------------------------------------------
+
+def start_sleeper(world, *extra: str, env: dict[str, str] | None = None):
+    out = world.base / "sleeper"
+    proc = world.popen("run", "--grace", "2", *extra, SLEEPER, str(out), env=env)
+    wait_for(lambda: (out / "started").exists() or proc.poll() is not None, 60, "workload start")
+    assert proc.poll() is None, proc.communicate()
+    return proc, out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_during_the_workload_stops_it_and_tears_down(world, sig):
+    proc, out = start_sleeper(world)
+    child = int((out / "child.pid").read_text())
+    t0 = time.monotonic()
+    os.kill(proc.pid, sig)  # ksi alone, as Slurm's proctrack/cgroup does
+    stdout, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 15
+    assert proc.returncode == 128 + sig, stderr
+    assert (out / "signals").read_text().split() == [signal.Signals(sig).name[3:]]
+    assert not alive(child), "the workload's background child survived"
+    assert f"stopped by {signal.Signals(sig).name}" in stderr
+    assert "✓ delete cluster" in stderr
+
+
+def test_a_workload_ignoring_sigterm_is_killed_after_the_grace(world):
+    out = world.base / "stubborn"
+    proc = world.popen("run", "--grace", "1", SLEEPER, str(out), "ignore")
+    wait_for(lambda: (out / "started").exists(), 60, "workload start")
+    pid = int((out / "pid").read_text())
+    os.kill(proc.pid, signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert "TERM" in (out / "signals").read_text()
+    assert not alive(pid)
+
+
+def test_sigterm_during_kind_create_stops_it_and_deletes_the_half_made_cluster(world):
+    proc = world.popen("run", PROBE, "x", env={"KSI_FAKE_KIND_CREATE_SECONDS": "30"})
+    wait_for(lambda: world.containers(), 30, "kind to prepare the node container")
+    os.kill(proc.pid, signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 143, stderr
+    assert "phase create cluster" in stderr and "✓ delete cluster" in stderr
+
+
+def test_sigkilled_run_is_listed_stale_and_reaped(world):
+    proc, out = start_sleeper(world)
+    name = (out / "cluster").read_text().strip()
+    os.killpg(proc.pid, signal.SIGKILL)  # ksi and its workload die; the cluster does not
+    os.killpg(int((out / "pid").read_text()), signal.SIGKILL)
+    proc.wait()
+    listing = world.ksi("list")
+    assert listing.returncode == 0
+    row = [l for l in listing.stdout.splitlines() if l.startswith(name)]
+    assert row and row[0].split()[-1] == "stale", listing.stdout
+    res = world.ksi("delete", "--stale")
+    assert res.returncode == 0 and f"deleted {name}" in res.stdout, res.stderr
+    assert world.ksi("list").stderr.strip() == "no ksi clusters on this node"
+
+
+def test_the_next_run_reaps_a_stale_cluster_first(world):
+    proc, out = start_sleeper(world)
+    name = (out / "cluster").read_text().strip()
+    os.killpg(proc.pid, signal.SIGKILL)
+    os.killpg(int((out / "pid").read_text()), signal.SIGKILL)
+    proc.wait()
+    res = world.ksi("run", PROBE, str(world.base / "out"))
+    assert res.returncode == 0, res.stderr
+    assert f"deleted stale cluster {name}" in res.stderr
+
+
+def test_run_files_are_private(world):
+    proc, out = start_sleeper(world)
+    try:
+        runs = list((world.runtime / "runs").iterdir())
+        assert len(runs) == 1
+        assert stat.S_IMODE(runs[0].stat().st_mode) == 0o700
+        for f in runs[0].iterdir():
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+        job = next(world.shared.glob("jobs/*"))
+        assert stat.S_IMODE(job.stat().st_mode) == 0o700
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=30)
