@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Hello: run one Job that prints a greeting, wait for it, print its log.
+set -euo pipefail
+kubectl --context "$K8S_CLUSTER_NAME" create job hello --image=busybox:1.36 -- \
+  sh -c 'echo "Hello from Kubernetes on $(hostname), inside a Slurm job"'
+kubectl --context "$K8S_CLUSTER_NAME" wait --for=condition=complete job/hello --timeout=300s
+kubectl --context "$K8S_CLUSTER_NAME" logs job/hello
