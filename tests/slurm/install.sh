@@ -18,8 +18,10 @@ if [ -z "$missing" ]; then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "install.sh: need root to install:$missing" >&2
-    exit 1
+    # Not fatal outside CI: the tests marked `slurm` then skip, saying why.
+    echo "install.sh: need root to install:$missing; the Slurm tests will be skipped" >&2
+    case "${CI:-}" in true|1|yes) exit 1 ;; esac
+    exit 0
 fi
 
 export DEBIAN_FRONTEND=noninteractive
