@@ -6,6 +6,7 @@ a user reading a Slurm output file of a 64-node job needs first.
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Sequence
 
@@ -76,6 +77,8 @@ class BringUpError(KsiError):
 
 class RendezvousError(KsiError):
     exit_code = C.EXIT_RENDEZVOUS
+    #: True when the error reports another member's failure (passed on verbatim)
+    about_member = False
 
 
 class PhaseTimeout(KsiError):
@@ -115,22 +118,42 @@ class CommandError(BringUpError):
         self.stdout = stdout
         self.stderr = stderr
         self.timed_out = timed_out
-        last = _last_line(stderr) or _last_line(stdout)
+        last = _telling_line(stderr) or _telling_line(stdout)
         if timed_out:
-            message = f"`{self.command}` did not finish in time"
+            message = f"`{self.short}` did not finish in time"
         else:
-            message = f"`{self.command}` failed with exit code {exit_code}"
+            message = f"`{self.short}` failed with exit code {exit_code}"
             if last:
                 message += f": {last}"
-        super().__init__(message, detail=f"stdout:\n{stdout}\nstderr:\n{stderr}")
+        super().__init__(message, detail=f"command: {self.command}\nstdout:\n{stdout}\n"
+                         f"stderr:\n{stderr}")
         if timed_out:
             self.exit_code = C.EXIT_TIMEOUT
 
     @property
     def command(self) -> str:
+        """The whole command, to paste into a shell (shown with -v)."""
         return shlex.join(self.argv)
 
+    @property
+    def short(self) -> str:
+        """The program and its subcommand words, e.g. ``kind create cluster``."""
+        words = [self.argv[0].rsplit("/", 1)[-1]]
+        for arg in self.argv[1:]:
+            if arg.startswith("-"):
+                break
+            words.append(arg)
+        return " ".join(words[:4])
 
-def _last_line(text: str) -> str:
+
+#: kind ends a failure with "To see the stack trace ... --v=5", liqoctl with usage text: the
+#: line that says what went wrong is the last one that looks like an error.
+_ERROR_LINE = re.compile(r"^(ERROR|Error|ERRO|FATA|error)\b|\berror:|\bfailed\b")
+
+
+def _telling_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    for line in reversed(lines):
+        if _ERROR_LINE.search(line):
+            return line[:300]
+    return lines[-1][:300] if lines else ""

@@ -332,7 +332,9 @@ class Member:
             outcome = self.job.wait_outcome(shutdown=self.shutdown,
                                             deadline=self._workload_deadline())
         if outcome.status != "finished":
-            raise RendezvousError(f"the run failed elsewhere: {outcome.error}")
+            error = RendezvousError(f"the run failed: {outcome.error}")
+            error.about_member = True
+            raise error
         self._status("done")
         return outcome.exit_code
 

@@ -225,10 +225,7 @@ class JobDir:
             failed = [r for r in records.values() if r.failed]
             if failed:
                 first = failed[0]
-                raise RendezvousError(
-                    f"member rank {first.rank} on {first.node} failed in phase "
-                    f"{first.phase or '?'}: {first.error}",
-                    hint="its own output says more")
+                raise member_failed(first)
             if len(records) == self.members and all(r.reached(status)
                                                     for r in records.values()):
                 return records
@@ -269,6 +266,9 @@ class JobDir:
             outcome = self.outcome()
             if outcome is not None:
                 return outcome
+            failed = [r for r in self.records().values() if r.failed and r.rank != self.rank]
+            if failed:  # fail fast: do not wait for the leader to pass the news on
+                raise member_failed(failed[0])
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + leader_check_every
                 if not self.leader_alive() and self.outcome() is None:
@@ -288,6 +288,20 @@ class JobDir:
         remove_quietly(self.lock_path)
 
 
+def member_failed(record: MemberRecord) -> RendezvousError:
+    error = RendezvousError(f"member rank {record.rank} on {record.node} failed in phase "
+                            f"{record.phase or '?'}: {record.error}",
+                            hint="its own output says more")
+    error.about_member = True
+    return error
+
+
 def describe(exc: KsiError) -> str:
-    """A failure as one line for a record or an outcome (node/rank/phase included)."""
+    """A failure as one line for a record or an outcome (node/rank/phase included).
+
+    A failure *reported* by another member is passed on as that member said it, so the
+    root cause reaches every member once, not wrapped in the location of each messenger.
+    """
+    if isinstance(exc, RendezvousError) and exc.about_member:
+        return exc.message
     return exc.one_line().removeprefix("ERROR: ")

@@ -94,10 +94,11 @@ class World:
     def leftovers(self) -> list[str]:
         found = [f"container {c.get('name')}" for c in self.containers()]
         found += [f"daemon pid {p}" for p in self.live_daemons()]
-        for sub in ("runs", "clusters", "ports"):
-            d = self.runtime / sub
-            if d.is_dir():
-                found += [f"{sub}/{e.name}" for e in d.iterdir()]
+        for runtime in (self.runtime, *self.base.glob("xdg/*/ksi")):  # per-node ones under Slurm
+            for sub in ("runs", "clusters", "ports"):
+                d = runtime / sub
+                if d.is_dir():
+                    found += [f"{d.relative_to(self.base)}/{e.name}" for e in d.iterdir()]
         for pattern in ("jobs/*/secrets/*", "jobs/*/leader.lock"):
             found += [str(p.relative_to(self.shared)) for p in self.shared.glob(pattern)]
         return found

@@ -1,0 +1,243 @@
+"""``srun -N3 ksi run`` on the real Slurm harness, with the kind/nerdctl/liqoctl doubles.
+
+Every test runs in a fresh fake world (``world`` fixture of tests/conftest.py), which fails the
+test if anything is left behind on any node afterwards: a container record, a container daemon, a
+run directory, a cluster record, a port claim, a leader lock or a credential file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WORKLOADS, alive, wait_for
+
+ONNODE = str(Path(__file__).with_name("onnode.sh"))
+PROBE = str(WORKLOADS / "probe.sh")
+SLEEPER = str(WORKLOADS / "sleeper.sh")
+NODES = "node[1-3]"
+
+
+class SlurmWorld:
+    """A fake world whose ksi runs as Slurm job steps on the harness nodes."""
+
+    def __init__(self, world, cluster) -> None:
+        self.world = world
+        self.cluster = cluster
+        self.base: Path = world.base
+        self.env = cluster.client_env(world.env)
+        self.env["KSI_TEST_XDG_BASE"] = str(world.base / "xdg")
+        self.jobs: list[str] = []
+
+    def srun_argv(self, *ksi_args: str, nodes: int = 3, name: str | None = None) -> list[str]:
+        return ["srun", f"-N{nodes}", "--ntasks-per-node=1", "-w", NODES if nodes == 3 else
+                f"node[1-{nodes}]", "-J", name or f"t-{uuid.uuid4().hex[:8]}", ONNODE, "ksi",
+                *ksi_args]
+
+    def srun(self, *ksi_args: str, nodes: int = 3, timeout: float = 120,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.srun_argv(*ksi_args, nodes=nodes), cwd=self.base / "work",
+                              env={**self.env, **(env or {})}, text=True, capture_output=True,
+                              timeout=timeout)
+
+    def srun_bg(self, *ksi_args: str, env: dict[str, str] | None = None
+                ) -> tuple[subprocess.Popen[str], str]:
+        name = f"t-{uuid.uuid4().hex[:8]}"
+        proc = subprocess.Popen(self.srun_argv(*ksi_args, name=name), cwd=self.base / "work",
+                                env={**self.env, **(env or {})}, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        job = wait_for(lambda: self.job_id(name), 30, f"job {name} to start")
+        self.jobs.append(job)
+        return proc, job
+
+    def job_id(self, name: str) -> str | None:
+        out = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i"], env=self.env, text=True,
+                             capture_output=True, timeout=10).stdout.strip()
+        return out or None
+
+    def job_dir(self, job: str) -> Path:
+        return self.base / "shared" / "jobs" / f"{job}.0"
+
+    def members(self, job: str) -> dict[int, dict]:
+        found = {}
+        for path in (self.job_dir(job) / "members").glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+            except ValueError:
+                continue
+            found[record["rank"]] = record
+        return found
+
+    def on_node(self, node: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        return self.cluster.run_on_node(node, [ONNODE, *argv], env=self.env, timeout=60)
+
+    def wait_gone(self, job: str) -> None:
+        self.cluster.wait_job_gone(job, timeout=90)
+
+
+@pytest.fixture
+def sw(world, slurm_cluster):
+    s = SlurmWorld(world, slurm_cluster)
+    yield s
+    for job in s.jobs:  # never leave a job running for the next test
+        subprocess.run(["scancel", job], env=s.env, capture_output=True, timeout=10)
+        s.wait_gone(job)
+
+
+def cluster_names(stderr: str) -> set[str]:
+    return set(re.findall(r"cluster (ksi-\d+-\d+-\d+);", stderr))
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("ERROR:")]
+
+
+# --- the happy path ------------------------------------------------------------------------------
+
+def test_srun_three_nodes_give_the_workload_one_cluster_over_all_of_them(sw):
+    out = sw.base / "out"
+    res = sw.srun("run", PROBE, str(out))
+    assert res.returncode == 0, res.stderr
+    names = cluster_names(res.stderr)
+    assert len(names) == 3, res.stderr
+    env = dict(line.split("=", 1) for line in (out / "env").read_text().splitlines())
+    assert env["KSI_MEMBERS"] == "3"
+    assert env["K8S_CLUSTER_NAME"] in names
+    leader = env["K8S_CLUSTER_NAME"]
+    # the leader's control plane and one Liqo virtual node per follower, all Ready
+    nodes = sorted((out / "nodes").read_text().split())
+    assert nodes == sorted([f"node/{leader}-control-plane"]
+                           + [f"node/{n}" for n in names - {leader}]), nodes
+    assert (out / "curl.rc").read_text().strip() == "0"
+    assert res.stderr.count("✓ delete cluster") == 3
+    assert res.stderr.count("✓ workload") == 1  # run once, by the leader
+
+
+def test_no_federation_still_runs_the_workload_once_on_the_leader(sw):
+    out = sw.base / "out"
+    res = sw.srun("run", "--no-federation", PROBE, str(out))
+    assert res.returncode == 0, res.stderr
+    env = dict(line.split("=", 1) for line in (out / "env").read_text().splitlines())
+    assert env["KSI_MEMBERS"] == "3"
+    assert (out / "nodes").read_text().split() == [f"node/{env['K8S_CLUSTER_NAME']}-control-plane"]
+    assert res.stderr.count("✓ workload") == 1
+    assert "install liqo" not in res.stderr
+
+
+def test_sbatch_script_runs_the_workload_and_reports_its_exit_code(sw):
+    out = sw.base / "out"
+    script = sw.base / "work" / "job.sbatch"
+    script.write_text(f"""#!/bin/bash
+#SBATCH -N3 --ntasks-per-node=1 -w {NODES}
+#SBATCH -o {sw.base}/work/slurm-%j.out
+srun {ONNODE} ksi run {PROBE} {out} 3
+""")
+    res = subprocess.run(["sbatch", "--parsable", "--wait", str(script)], cwd=sw.base / "work",
+                         env=sw.env, text=True, capture_output=True, timeout=120)
+    job = res.stdout.strip().split(";")[0]
+    assert res.returncode == 3, res.stderr  # sbatch --wait exits with the job's exit code
+    log = (sw.base / "work" / f"slurm-{job}.out").read_text()
+    assert log.count("finished with exit code 3") == 3, log
+    assert (out / "nodes").read_text().count("node/") == 3
+    sw.wait_gone(job)
+
+
+def test_a_failing_workload_is_the_exit_code_of_srun(sw):
+    res = sw.srun("run", PROBE, str(sw.base / "out"), "7")
+    assert res.returncode == 7, res.stderr
+    assert res.stderr.count("finished with exit code 7") == 3
+
+
+def test_two_jobs_at_once_on_the_same_nodes_do_not_collide(sw):
+    procs = [subprocess.Popen(sw.srun_argv("run", PROBE, str(sw.base / f"out{i}")),
+                              cwd=sw.base / "work", env=sw.env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in (1, 2)]
+    results = [p.communicate(timeout=180) for p in procs]
+    for proc, (_, err) in zip(procs, results):
+        assert proc.returncode == 0, err
+    first, second = (cluster_names(err) for _, err in results)
+    assert len(first) == len(second) == 3 and not first & second
+    envs = [dict(line.split("=", 1) for line in (sw.base / f"out{i}" / "env").read_text()
+                 .splitlines()) for i in (1, 2)]
+    for key in ("K8S_CLUSTER_API", "K8S_PORT", "KUBECONFIG"):
+        assert envs[0][key] != envs[1][key], key
+
+
+# --- failures and signals --------------------------------------------------------------------------
+
+def test_a_member_failing_during_bring_up_stops_every_member_fast(sw):
+    t0 = time.monotonic()
+    res = sw.srun("run", PROBE, str(sw.base / "out"),
+                  env={"KSI_FAKE_FAIL": "kind-create@node2", "KSI_FAKE_KIND_CREATE_SECONDS": "1"})
+    assert time.monotonic() - t0 < 40
+    # srun exits with the highest task exit code: 5 (another member failed) from the others,
+    # 4 (bring-up failed) from the member that failed
+    assert res.returncode == 5, res.stderr
+    assert "node2: task 1: Exited with exit code 4" in res.stderr
+    errors = error_lines(res.stderr)
+    assert len(errors) == 3, res.stderr
+    assert all("node2" in line and "create cluster" in line for line in errors), errors
+    assert not (sw.base / "out").exists()
+
+
+@pytest.mark.parametrize("phase", ["bring-up", "workload"])
+def test_scancel_tears_down_every_member(sw, phase):
+    env = {"KSI_FAKE_KIND_CREATE_SECONDS": "30"} if phase == "bring-up" else {}
+    out = sw.base / "sleeper"
+    proc, job = sw.srun_bg("run", "--grace", "2", SLEEPER, str(out), env=env)
+    if phase == "bring-up":
+        wait_for(lambda: len(sw.world.containers()) == 3, 60, "three node containers")
+    else:
+        wait_for(lambda: (out / "started").exists(), 60, "the workload to start")
+    t0 = time.monotonic()
+    subprocess.run(["scancel", job], env=sw.env, check=True, timeout=10)
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 25, err  # well inside KillWait (30 s)
+    assert err.count("stopped by SIGTERM") == 3 or "SIGTERM" in err, err
+    sw.wait_gone(job)
+    if phase == "workload":
+        assert "TERM" in (out / "signals").read_text()
+        assert not alive(int((out / "child.pid").read_text()))
+
+
+def test_a_sigkilled_leader_is_noticed_and_its_cluster_reaped_after_the_job(sw):
+    out = sw.base / "sleeper"
+    proc, job = sw.srun_bg("run", SLEEPER, str(out))
+    wait_for(lambda: (out / "started").exists(), 60, "the workload to start")
+    leader = sw.members(job)[json.loads((sw.job_dir(job) / "leader.json").read_text())["rank"]]
+    os.kill(int(leader["pid"]), signal.SIGKILL)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=90)
+    assert time.monotonic() - t0 < 60, err
+    assert err.count("the leader's process is gone") == 2, err
+    sw.wait_gone(job)
+    left = [c["name"] for c in sw.world.containers()]
+    assert left == [f"{leader['cluster']}-control-plane"], left  # only the dead leader's
+    res = sw.on_node(leader["node"], "ksi", "delete", "--stale")
+    assert res.returncode == 0, res.stderr
+    assert leader["cluster"] in res.stdout
+
+
+def test_a_sigkilled_follower_does_not_stop_the_others_from_tearing_down(sw):
+    out = sw.base / "sleeper"
+    proc, job = sw.srun_bg("run", SLEEPER, str(out))
+    wait_for(lambda: (out / "started").exists(), 60, "the workload to start")
+    leader = json.loads((sw.job_dir(job) / "leader.json").read_text())
+    victim = next(r for r in sw.members(job).values() if r["rank"] != leader["rank"])
+    os.kill(int(victim["pid"]), signal.SIGKILL)
+    time.sleep(1)
+    subprocess.run(["scancel", job], env=sw.env, check=True, timeout=10)
+    _, err = proc.communicate(timeout=60)
+    assert err.count("✓ delete cluster") == 2, err
+    sw.wait_gone(job)
+    assert [c["name"] for c in sw.world.containers()] == [f"{victim['cluster']}-control-plane"]
+    res = sw.on_node(victim["node"], "ksi", "delete", "--stale")
+    assert res.returncode == 0 and victim["cluster"] in res.stdout, res.stderr
