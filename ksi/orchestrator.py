@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ksi import cluster, federation, registry
+from ksi import cluster, federation, guardian, registry
 from ksi import constants as C
 from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
@@ -255,6 +255,8 @@ class Member:
                     plan.run_dir, job_dir=self.job.path if self.job else None,
                     leader=bool(self.job and self.job.is_leader)))
                 self.registered = True
+                if attempt == 1:
+                    self._start_guardian(plan)
                 try:
                     cluster.create(self.kind, plan, timeout=self.remaining())
                     return
@@ -264,6 +266,13 @@ class Member:
                     self.out.say("a chosen port was taken meanwhile; retrying with new ports")
                     cluster.delete(self.kind, plan, timeout=C.TEARDOWN_TIMEOUT)
                     self._repick_ports()
+
+    def _start_guardian(self, plan: RunPlan) -> None:
+        why = guardian.start(self.runner, plan.cluster_name, dict(os.environ))
+        if why:
+            self.out.say(f"warning: no guardian outside the job ({why}); if ksi is killed, "
+                         f"the next `ksi run` or `ksi delete --stale` on {self.ctx.node_name} "
+                         "deletes the cluster")
 
     def _kube(self) -> Kube:
         assert self.plan is not None
@@ -406,6 +415,7 @@ class Member:
                             f"could not delete cluster {plan.cluster_name}: {exc.message}",
                             hint=f"run `ksi delete {plan.cluster_name}`")
                     else:
+                        guardian.stop(plan.run_dir)
                         shutil.rmtree(plan.run_dir, ignore_errors=True)
                         registry.remove(plan.cluster_name)
             if self.job is not None:
@@ -422,6 +432,7 @@ class Member:
         if record is not None:
             record.kept = True
             registry.save(record)
+        guardian.stop(plan.run_dir)
         self.out.say(f"kept cluster {plan.cluster_name} (--keep); "
                      f"KUBECONFIG={plan.kubeconfig if plan.kubeconfig.exists() else plan.kind_kubeconfig}; "
                      f"delete it with: ksi delete {plan.cluster_name}")

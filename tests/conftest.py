@@ -86,13 +86,19 @@ class World:
                 environ = (proc / "environ").read_bytes()
             except OSError:
                 continue
-            if "apiserver.py" in cmdline and str(self.fake_root).encode() in environ:
+            ours = str(self.fake_root).encode() in environ or str(self.base) in cmdline
+            if ("apiserver.py" in cmdline or "ksi.guardian" in cmdline
+                    or "systemdrun.py" in cmdline) and ours:
                 if alive(int(proc.name)):
                     pids.append(int(proc.name))
         return pids
 
     def leftovers(self) -> list[str]:
         found = [f"container {c.get('name')}" for c in self.containers()]
+        # a guardian stopped at teardown may need a moment to exit
+        deadline = time.monotonic() + 3
+        while self.live_daemons() and time.monotonic() < deadline:
+            time.sleep(0.1)
         found += [f"daemon pid {p}" for p in self.live_daemons()]
         for runtime in (self.runtime, *self.base.glob("xdg/*/ksi")):  # per-node ones under Slurm
             for sub in ("runs", "clusters", "ports"):

@@ -240,8 +240,30 @@ def test_sigterm_during_kind_create_stops_it_and_deletes_the_half_made_cluster(w
     assert "phase create cluster" in stderr and "✓ delete cluster" in stderr
 
 
-def test_sigkilled_run_is_listed_stale_and_reaped(world):
+NO_USER_SYSTEMD = {"KSI_FAKE_FAIL": "systemd-run"}
+
+
+def test_the_guardian_deletes_the_cluster_of_a_sigkilled_run(world):
     proc, out = start_sleeper(world)
+    name = (out / "cluster").read_text().strip()
+    os.killpg(proc.pid, signal.SIGKILL)  # ksi and its workload die; the cluster does not
+    os.killpg(int((out / "pid").read_text()), signal.SIGKILL)
+    proc.wait()
+    wait_for(lambda: not world.containers(), 15, "the guardian to delete the cluster")
+    assert world.ksi("list").stderr.strip() == "no ksi clusters on this node"
+    logs = list(world.fake_root.glob("hosts/*/*/units/ksi-guard-*.log"))
+    assert any(f"deleted {name}" in log.read_text() for log in logs)
+
+
+def test_without_user_systemd_ksi_warns_and_still_runs(world):
+    res = world.ksi("run", PROBE, str(world.base / "out"), env=NO_USER_SYSTEMD)
+    assert res.returncode == 0, res.stderr
+    assert "warning: no guardian outside the job" in res.stderr
+    assert "Failed to connect to bus" in res.stderr
+
+
+def test_sigkilled_run_is_listed_stale_and_reaped(world):
+    proc, out = start_sleeper(world, env=NO_USER_SYSTEMD)
     name = (out / "cluster").read_text().strip()
     os.killpg(proc.pid, signal.SIGKILL)  # ksi and its workload die; the cluster does not
     os.killpg(int((out / "pid").read_text()), signal.SIGKILL)
@@ -256,7 +278,7 @@ def test_sigkilled_run_is_listed_stale_and_reaped(world):
 
 
 def test_the_next_run_reaps_a_stale_cluster_first(world):
-    proc, out = start_sleeper(world)
+    proc, out = start_sleeper(world, env=NO_USER_SYSTEMD)
     name = (out / "cluster").read_text().strip()
     os.killpg(proc.pid, signal.SIGKILL)
     os.killpg(int((out / "pid").read_text()), signal.SIGKILL)

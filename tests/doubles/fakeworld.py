@@ -82,6 +82,7 @@ OPERATIONS = frozenset(
         "liqo-offload",
         "kind-load",
         "kind-export-logs",
+        "systemd-run",
     }
 )
 
