@@ -38,6 +38,8 @@ ENV = {
     "token_ttl": "KSI_TOKEN_TTL",
     "federation": "KSI_FEDERATION",
     "stale": "KSI_DELETE_STALE",
+    "teardown_margin": "KSI_TEARDOWN_MARGIN",
+    "collect_logs": "KSI_COLLECT_LOGS",
 }
 
 # --- defaults ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ksi import cluster, federation, guardian, registry
+from ksi import cluster, diagnostics, federation, guardian, registry
 from ksi import constants as C
 from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
@@ -106,8 +106,13 @@ class Member:
         return self.opts.federation and self.ctx.members > 1
 
     def remaining(self) -> float:
-        """Seconds left of the bring-up timeout (at least one, so a step can say it timed out)."""
-        return max(1.0, self.opts.timeout - (time.monotonic() - self.started))
+        """Seconds left of the bring-up timeout (at least one, so a step can say it timed out),
+        never reaching past the point where teardown must start before the job's end."""
+        left = self.opts.timeout - (time.monotonic() - self.started)
+        deadline = self._workload_deadline()
+        if deadline is not None:
+            left = min(left, deadline - time.monotonic())
+        return max(1.0, left)
 
     def phase(self, name: str):  # type: ignore[no-untyped-def]
         self.phase_name = name
@@ -127,7 +132,8 @@ class Member:
                                 phase=self.phase_name)
             self._publish_failure(error)
         finally:
-            teardown_error = self._teardown()
+            teardown_error = self._teardown(failed=error is not None or code != C.EXIT_OK,
+                                            interrupted=self.shutdown.is_set())
         if error is not None:
             if teardown_error is not None:
                 self.out.say(teardown_error.one_line())
@@ -358,7 +364,7 @@ class Member:
         """Monotonic time at which to stop on our own, a margin before Slurm's time limit."""
         if self.job_end is None:
             return None
-        left = self.job_end - time.time() - C.TEARDOWN_MARGIN
+        left = self.job_end - time.time() - self.opts.teardown_margin
         return time.monotonic() + max(0.0, left)
 
     def _credentials(self, kube: Kube) -> dict[str, str]:
@@ -399,11 +405,15 @@ class Member:
         except (OSError, KsiError):
             pass  # the shared filesystem failing must not stop teardown
 
-    def _teardown(self) -> TeardownError | None:
+    def _teardown(self, *, failed: bool = False, interrupted: bool = False
+                  ) -> TeardownError | None:
         problem: TeardownError | None = None
         plan = self.plan
         try:
             if plan is not None and self.registered:
+                if (failed or self.opts.collect_logs) and self.job is not None:
+                    self._collect_diagnostics(plan, quick=interrupted and not
+                                              self.opts.collect_logs)
                 if self.opts.keep:
                     self._keep(plan)
                 else:
@@ -426,6 +436,17 @@ class Member:
             if self.claims is not None:
                 self.claims.release()
         return problem
+
+    def _collect_diagnostics(self, plan: RunPlan, quick: bool) -> None:
+        assert self.job is not None
+        try:
+            with self.phase("collect diagnostics"):
+                where = diagnostics.collect(self.kind, plan, self.job.path,
+                                            node=self.ctx.node_name, rank=self.ctx.rank,
+                                            quick=quick)
+            self.out.say(f"diagnostics saved in {where}")
+        except KsiError as exc:
+            self.out.say(f"warning: could not save diagnostics: {exc.message}")
 
     def _keep(self, plan: RunPlan) -> None:
         record = registry.load(plan.cluster_name)

@@ -58,6 +58,10 @@ class RunOptions:
     grace: float = C.DEFAULT_GRACE
     token_ttl: int | None = None
     federation: bool = True
+    #: start teardown on our own this many seconds before the job's end (Slurm's time limit)
+    teardown_margin: float = C.TEARDOWN_MARGIN
+    #: save diagnostics (kind logs, events, pod logs) even when the run succeeds
+    collect_logs: bool = False
 
 
 @dataclass(frozen=True)

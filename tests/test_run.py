@@ -301,3 +301,33 @@ def test_run_files_are_private(world):
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.communicate(timeout=30)
+
+
+# --- diagnostics ---------------------------------------------------------------------------------
+
+def _diagnostics(world) -> list[Path]:
+    return list(world.shared.glob("jobs/*/diagnostics/*-r0"))
+
+
+def test_a_failed_run_keeps_diagnostics_without_the_token(world):
+    out = world.base / "out"
+    res = world.ksi("run", PROBE, str(out), "5")
+    assert res.returncode == 5, res.stderr
+    [where] = _diagnostics(world)
+    assert f"diagnostics saved in {where}" in res.stderr
+    assert (where / "events.txt").is_file()
+    assert (where / "kind-logs").is_dir() and any((where / "kind-logs").rglob("*.log"))
+    token = (out / "token").read_text()
+    job_dir = where.parent.parent
+    for path in [*job_dir.rglob("*")]:
+        if path.is_file():
+            assert token not in path.read_text(errors="replace"), path
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+def test_a_successful_run_keeps_no_diagnostics_unless_asked(world):
+    assert world.ksi("run", PROBE, str(world.base / "a")).returncode == 0
+    assert not _diagnostics(world)
+    res = world.ksi("run", "--collect-logs", PROBE, str(world.base / "b"))
+    assert res.returncode == 0, res.stderr
+    assert len(_diagnostics(world)) == 1

@@ -47,12 +47,20 @@ E = C.ENV
 @click.option("--federation/--no-federation", envvar=E["federation"], default=True,
               show_default=True, help=f"Join the members' clusters with Liqo (multi-node). "
               f"[env {E['federation']}]")
+@click.option("--teardown-margin", envvar=E["teardown_margin"], type=click.FloatRange(min=0),
+              default=C.TEARDOWN_MARGIN, show_default=True,
+              help=f"Inside a job with a time limit, stop the workload and tear down this many "
+              f"seconds before the limit. [env {E['teardown_margin']}]")
+@click.option("--collect-logs", envvar=E["collect_logs"], is_flag=True,
+              help=f"Save kind logs, events and pod logs into the job directory even on "
+              f"success (always done on failure). [env {E['collect_logs']}]")
 @click.option("-v", "--verbose", envvar=E["verbose"], is_flag=True,
               help=f"Show every command ksi runs and the full errors. [env {E['verbose']}]")
 @reports_errors
 def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: int | None,
         timeout: float, keep: bool, dry_run: bool, shared_dir: Path, api_address: str | None,
-        grace: float, token_ttl: int | None, federation: bool, verbose: bool) -> None:
+        grace: float, token_ttl: int | None, federation: bool, teardown_margin: float,
+        collect_logs: bool, verbose: bool) -> None:
     """Run WORKLOAD (a bash script using kubectl) against an ephemeral cluster.
 
     \b
@@ -69,5 +77,6 @@ def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: 
     opts = RunOptions(workload=workload, args=args, workdir=workdir, image=image, port=port,
                       timeout=timeout, keep=keep, dry_run=dry_run, verbose=verbose,
                       shared_dir=shared_dir, api_address=api_address, grace=grace,
-                      token_ttl=token_ttl, federation=federation)
+                      token_ttl=token_ttl, federation=federation,
+                      teardown_margin=teardown_margin, collect_logs=collect_logs)
     sys.exit(run_member(opts))

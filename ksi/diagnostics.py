@@ -1,0 +1,97 @@
+"""Diagnostics kept after the cluster is gone.
+
+When a run fails (a bring-up error, or a workload exiting non-zero), and always with
+``--collect-logs``, each member saves, *before* its cluster is deleted, into
+``<job dir>/diagnostics/<node>-r<rank>/``:
+
+* ``kind-logs/``      ``kind export logs`` (node journal, containerd and kubelet logs, pod logs);
+* ``events.txt``      every Event of the cluster, oldest first;
+* ``pods/<ns>_<pod>_<container>.log`` the logs of the pods of the workload's namespace.
+
+Everything is best effort and bounded (``BUDGET`` seconds in all): diagnostics must never keep a
+cluster alive past Slurm's grace period, and a failing step is noted in ``errors.txt`` instead of
+failing the teardown.  When ksi was stopped by a signal only the fast API parts are saved.
+The files hold no token (kind's logs hold none, and ksi writes none).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ksi import constants as C
+from ksi.errors import KsiError
+from ksi.paths import private_dir, write_private
+from ksi.plan import RunPlan
+from ksi.tools.kind import Kind
+
+BUDGET = 12.0
+
+
+def collect(kind: Kind, plan: RunPlan, job_dir: Path, *, node: str, rank: int,
+            quick: bool = False) -> Path:
+    """Save what there is to save about ``plan``'s cluster; return the directory."""
+    started = time.monotonic()
+    out = private_dir(private_dir(job_dir / "diagnostics", what="diagnostics directory")
+                      / f"{node}-r{rank}", what="diagnostics directory")
+    errors: list[str] = []
+
+    def left() -> float:
+        return max(1.0, BUDGET - (time.monotonic() - started))
+
+    try:
+        _from_api(plan, out, errors, deadline=started + (BUDGET if quick else BUDGET / 2))
+    except Exception as exc:  # noqa: BLE001 - best effort; a broken API is itself the finding
+        errors.append(f"API: {exc}")
+    if not quick:
+        try:
+            kind.export_logs(plan.cluster_name, out / "kind-logs", timeout=left())
+        except KsiError as exc:
+            errors.append(f"kind export logs: {exc.message}")
+        _make_private(out / "kind-logs")  # kind writes 0644; the job directory is 0700 anyway
+    if errors:
+        write_private(out / "errors.txt", "\n".join(errors) + "\n")
+    return out
+
+
+def _make_private(root: Path) -> None:
+    for path in [root, *root.rglob("*")] if root.exists() else []:
+        try:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode & 0o700)
+        except OSError:
+            pass
+
+
+def _from_api(plan: RunPlan, out: Path, errors: list[str], deadline: float) -> None:
+    from ksi.kube import Kube
+
+    kube = Kube(plan.kind_kubeconfig, context=f"kind-{plan.cluster_name}")
+    try:
+        timeout = max(1.0, deadline - time.monotonic())
+        events = kube.core.list_event_for_all_namespaces(_request_timeout=timeout).items
+        events.sort(key=lambda e: str(e.last_timestamp or e.event_time or ""))
+        lines = [f"{e.last_timestamp or e.event_time or ''} {e.type} "
+                 f"{e.involved_object.namespace or '-'}/{e.involved_object.kind}/"
+                 f"{e.involved_object.name} {e.reason}: {e.message}" for e in events]
+        write_private(out / "events.txt", "\n".join(lines) + "\n")
+        pods = kube.core.list_namespaced_pod(C.WORKLOAD_NAMESPACE,
+                                             _request_timeout=timeout).items
+        if pods:
+            pod_dir = private_dir(out / "pods", what="diagnostics directory")
+        for pod in pods:
+            for container in pod.spec.containers:
+                if time.monotonic() > deadline:
+                    errors.append("pod logs: out of time")
+                    return
+                name = f"{pod.metadata.namespace}_{pod.metadata.name}_{container.name}.log"
+                try:
+                    text = kube.core.read_namespaced_pod_log(
+                        pod.metadata.name, pod.metadata.namespace, container=container.name,
+                        _request_timeout=max(1.0, deadline - time.monotonic()))
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(f"log of {name}: {str(exc).splitlines()[0] if str(exc) else exc}")
+                    continue
+                write_private(pod_dir / name, text if isinstance(text, str) else str(text))
+    finally:
+        kube.close()
