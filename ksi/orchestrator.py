@@ -64,8 +64,12 @@ def check_inputs(opts: RunOptions) -> RunOptions:
     check_image(opts.image)
     if opts.port is not None:
         check_nodeport(opts.port)
+    # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
+    shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
+    if shared_dir.exists():
+        private_dir(shared_dir, what="shared directory (--shared-dir)")
     return replace(opts, workload=script.resolve(), workdir=workdir.resolve(),
-                   shared_dir=Path(os.path.abspath(opts.shared_dir.expanduser())))
+                   shared_dir=shared_dir)
 
 
 def run_member(opts: RunOptions) -> int:

@@ -147,7 +147,10 @@ class JobDir:
 
     def _read(self, path: Path) -> dict[str, object] | None:
         try:
-            data = json.loads(path.read_text())
+            # O_NOFOLLOW: a symlink planted here is refused, never followed
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd) as handle:
+                data = json.loads(handle.read())
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             return data
@@ -286,6 +289,17 @@ class JobDir:
             remove_quietly(entry)
         self.release_leadership()
         remove_quietly(self.lock_path)
+
+
+def read_members(job_dir: Path) -> list[MemberRecord]:
+    """The member records of a job directory, for ``ksi list --all-nodes`` (no checks)."""
+    found = []
+    for path in (job_dir / "members").glob("*.json"):
+        try:
+            found.append(MemberRecord(**json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError):
+            continue
+    return found
 
 
 def member_failed(record: MemberRecord) -> RendezvousError:

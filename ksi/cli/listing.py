@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
 import click
 
+from ksi import constants as C
 from ksi.cli._common import reports_errors
 
 
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _all_nodes(shared_dir: Path, job_state: Callable[[str], str | None]) -> None:
+    """One row per member of every live job step with a job directory in ``shared_dir``."""
+    from ksi.registry import LIVE_JOB_STATES
+    from ksi.rendezvous import read_members
+
+    rows: list[tuple[str, ...]] = [("JOB", "RANK", "NODE", "CLUSTER", "STATUS")]
+    for job_dir in sorted((shared_dir / "jobs").glob("*.*")):
+        job_id = job_dir.name.split(".")[0]
+        if not job_id.isdigit() or (job_dir / "outcome.json").exists():
+            continue
+        if job_state(job_id) not in LIVE_JOB_STATES:
+            continue
+        for record in sorted(read_members(job_dir), key=lambda r: r.rank):
+            rows.append((job_dir.name, str(record.rank), record.node, record.cluster,
+                         record.status))
+    if len(rows) == 1:
+        click.echo("no ksi clusters of live jobs in " + str(shared_dir), err=True)
+        return
+    _table(rows)
+
+
 @click.command("list")
+@click.option("--all-nodes", is_flag=True,
+              help="Show the clusters of this user's live Slurm jobs on every node, from the "
+              "shared directory.")
+@click.option("--shared-dir", envvar=C.ENV["shared_dir"], type=click.Path(path_type=Path),
+              default=Path("~/.ksi"), show_default=True, help="Where the job directories are.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the commands ksi runs.")
 @reports_errors
-def list_clusters(verbose: bool) -> None:
+def list_clusters(all_nodes: bool, shared_dir: Path, verbose: bool) -> None:
     """List this user's ksi clusters on this node: name, owner, age, state.
 
     \b
@@ -24,12 +60,12 @@ def list_clusters(verbose: bool) -> None:
     from ksi.slurm import job_state
     from ksi.tools.kind import Kind
 
+    if all_nodes:
+        _all_nodes(shared_dir.expanduser(), job_state)
+        return
     entries = inventory(Kind(Runner()), job_state)
     if not entries:
         click.echo("no ksi clusters on this node", err=True)
         return
-    rows = [("NAME", "OWNER", "AGE", "STATE")] + [(e.name, e.owner, e.age, e.state)
-                                                  for e in entries]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    _table([("NAME", "OWNER", "AGE", "STATE")] + [(e.name, e.owner, e.age, e.state)
+                                                  for e in entries])
