@@ -10,7 +10,8 @@ containerd runs too.  The guardian
 * every second reads the cluster's registry record: gone (ksi tore down) or ``kept``
   (``--keep``) -> it exits; owner process gone (pid and start time, see ``registry``) -> it
   deletes the cluster exactly as ``ksi delete`` would (kind delete, run files, the member's
-  secret and lock in the job directory) and exits.
+  secret and lock in the job directory), marks the member ``failed`` in the job directory so
+  the other members stop waiting for it (a dead leader's run gets a failed outcome), and exits.
 
 A unit's environment is the user manager's, not ours, so ksi passes what kind and nerdctl need
 (``PATH``, ``HOME``, ``XDG_RUNTIME_DIR``, proxies, ``KIND_*``/``KSI_*``/``NERDCTL_*``/
@@ -97,6 +98,11 @@ def watch(cluster: str) -> int:
                 print(f"ksi guardian: could not delete {cluster}: {exc.message}", flush=True)
                 return 1
             print(f"ksi guardian: deleted {cluster}", flush=True)
+            if record.job_dir and record.job_id:
+                from ksi.rendezvous import mark_dead
+
+                mark_dead(Path(record.job_dir), record.rank, leader=record.leader,
+                          why=f"was killed on {record.host}; its guardian deleted its cluster")
             return 0
         time.sleep(POLL)
 

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ksi.constants import EXIT_RENDEZVOUS
 from ksi.errors import KsiError, PhaseTimeout, RendezvousError, UsageError
 from ksi.paths import private_dir, remove_quietly, write_private
 from ksi.signals import Shutdown
@@ -142,8 +143,15 @@ class JobDir:
             self._lock = None
 
     # --- records -------------------------------------------------------------------------------
-    def _write(self, name: str, data: dict[str, object]) -> None:
-        write_private(self.path / name, json.dumps(data))
+    def _write(self, name: str, data: dict[str, object] | str) -> Path:
+        path = self.path / name
+        try:
+            return write_private(path, data if isinstance(data, str) else json.dumps(data))
+        except OSError as exc:
+            raise RendezvousError(
+                f"cannot write {path}: {exc.strerror or exc}",
+                hint=f"is the shared directory full or read-only? check `df -h {self.path}`"
+            ) from None
 
     def _read(self, path: Path) -> dict[str, object] | None:
         try:
@@ -167,7 +175,7 @@ class JobDir:
 
     def publish(self, record: MemberRecord) -> None:
         record.updated = time.time()
-        write_private(self.members_dir / f"{record.rank}.json", json.dumps(asdict(record)))
+        self._write(f"members/{record.rank}.json", asdict(record))
 
     def records(self) -> dict[int, MemberRecord]:
         found: dict[int, MemberRecord] = {}
@@ -212,7 +220,7 @@ class JobDir:
         return self.secrets_dir / f"{rank}.kubeconfig"
 
     def put_secret(self, rank: int, data: str) -> Path:
-        return write_private(self.secret_path(rank), data)
+        return self._write(f"secrets/{rank}.kubeconfig", data)
 
     def drop_secret(self, rank: int) -> None:
         remove_quietly(self.secret_path(rank))
@@ -269,8 +277,11 @@ class JobDir:
             outcome = self.outcome()
             if outcome is not None:
                 return outcome
-            failed = [r for r in self.records().values() if r.failed and r.rank != self.rank]
-            if failed:  # fail fast: do not wait for the leader to pass the news on
+            records = self.records().values()
+            failed = [r for r in records if r.failed and r.rank != self.rank]
+            # Fail fast during bring-up, without waiting for the leader to pass the news on; once
+            # the workload runs ("federated") a lost member must not take the others with it.
+            if failed and not any(r.reached("federated") for r in records):
                 raise member_failed(failed[0])
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + leader_check_every
@@ -289,6 +300,24 @@ class JobDir:
             remove_quietly(entry)
         self.release_leadership()
         remove_quietly(self.lock_path)
+
+
+def mark_dead(job_dir: Path, rank: int, *, leader: bool, why: str) -> None:
+    """A guardian's news: member ``rank`` died without saying so (SIGKILL).  Its record turns
+    ``failed`` so the others stop waiting for it; a dead leader also ends the run."""
+    path = job_dir / "members" / f"{rank}.json"
+    try:
+        data = json.loads(path.read_text())
+        if data.get("status") in ("failed", "done"):
+            return
+        data.update(status="failed", error=why, updated=time.time())
+        write_private(path, json.dumps(data))
+        if leader and not (job_dir / "outcome.json").exists():
+            write_private(job_dir / "outcome.json", json.dumps(asdict(Outcome(
+                "failed", EXIT_RENDEZVOUS, f"the leader (rank {rank} on {data.get('node')}) "
+                f"{why}"))))
+    except (OSError, ValueError, AttributeError):
+        pass  # best effort: the lock probe and the timeouts still hold
 
 
 def read_members(job_dir: Path) -> list[MemberRecord]:

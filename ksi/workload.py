@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ksi.errors import Interrupted
+from ksi.errors import Interrupted, PhaseTimeout
 from ksi.exec import terminate_group
 from ksi.signals import Shutdown
 
@@ -32,8 +32,9 @@ def run(
     """Run ``bash SCRIPT ARGS...``; return its exit code (128+N when killed by signal N).
 
     Raises ``Interrupted`` after stopping the script when ksi was asked to stop.  When the
-    ``deadline`` (a monotonic time) passes, the script is stopped the same way and ksi reports
-    it as interrupted by SIGTERM: that is what Slurm would have done moments later.
+    ``deadline`` (a monotonic time: the job's end minus ``--teardown-margin``) passes, the script
+    is stopped the same way (SIGTERM, then SIGKILL after the grace) and ``PhaseTimeout`` says
+    why: Slurm would have killed it moments later, and the clusters with nobody to delete them.
     """
     import time
 
@@ -48,12 +49,15 @@ def run(
                 pass
             expired = deadline is not None and time.monotonic() >= deadline
             if shutdown.is_set() or expired:
-                if expired and not shutdown.is_set():
-                    shutdown.request(signal.SIGTERM)
                 sig = shutdown.signum or signal.SIGTERM
                 terminate_group(proc.pid, lambda: proc.poll() is None, grace, first=sig)
                 proc.wait()
-                raise Interrupted(sig)
+                if shutdown.is_set():
+                    raise Interrupted(sig)
+                raise PhaseTimeout(
+                    "stopped the workload: the job's time limit is near, and the clusters must "
+                    "be gone before Slurm kills the step",
+                    hint="ask for more --time, or lower --teardown-margin")
     finally:
         if proc.poll() is None:  # an unexpected exception: never leave the script behind
             terminate_group(proc.pid, lambda: proc.poll() is None, 0.5)

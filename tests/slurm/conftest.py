@@ -17,6 +17,7 @@ freezer is mounted, else linuxproc; also cgroup|linuxproc), ``KSI_SLURM_UP_TIMEO
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -114,3 +115,31 @@ def slurm_cluster():
             keep = os.environ.get("KSI_KEEP_SLURM") == "1"
             if not others and not keep and cluster.started_by() in ("pytest", None):
                 cluster.down()
+
+
+@pytest.fixture
+def sw(world, slurm_cluster):
+    """A fake world whose ``ksi`` runs as Slurm job steps (tests/slurm/kit.py)."""
+    from tests.slurm.kit import SlurmWorld
+
+    s = SlurmWorld(world, slurm_cluster)
+    yield s
+    for job in s.jobs:  # never leave a job running for the next test
+        subprocess.run(["scancel", job], env=s.env, capture_output=True, timeout=10, check=False)
+        s.wait_gone(job)
+
+
+FAULTS_DOC = _ROOT / "docs" / "faults.md"
+
+
+@pytest.fixture(scope="session")
+def fault_table():
+    """Rows of the fault matrix; written to docs/faults.md when every case ran."""
+    rows: list[dict] = []
+    yield rows
+    from tests.slurm import test_faults
+
+    expected = {c.id for c in test_faults.CASES} | {"ten-standalone", "foreign-files"}
+    if {r["id"] for r in rows} >= expected and all(r.get("left") == "nothing" for r in rows):
+        FAULTS_DOC.parent.mkdir(exist_ok=True)
+        FAULTS_DOC.write_text(test_faults.render_table(rows))

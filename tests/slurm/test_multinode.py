@@ -13,83 +13,11 @@ import re
 import signal
 import subprocess
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import WORKLOADS, alive, wait_for
-
-ONNODE = str(Path(__file__).with_name("onnode.sh"))
-PROBE = str(WORKLOADS / "probe.sh")
-SLEEPER = str(WORKLOADS / "sleeper.sh")
-NODES = "node[1-3]"
-
-
-class SlurmWorld:
-    """A fake world whose ksi runs as Slurm job steps on the harness nodes."""
-
-    def __init__(self, world, cluster) -> None:
-        self.world = world
-        self.cluster = cluster
-        self.base: Path = world.base
-        self.env = cluster.client_env(world.env)
-        self.env["KSI_TEST_XDG_BASE"] = str(world.base / "xdg")
-        self.jobs: list[str] = []
-
-    def srun_argv(self, *ksi_args: str, nodes: int = 3, name: str | None = None) -> list[str]:
-        return ["srun", f"-N{nodes}", "--ntasks-per-node=1", "-w", NODES if nodes == 3 else
-                f"node[1-{nodes}]", "-J", name or f"t-{uuid.uuid4().hex[:8]}", ONNODE, "ksi",
-                *ksi_args]
-
-    def srun(self, *ksi_args: str, nodes: int = 3, timeout: float = 120,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.srun_argv(*ksi_args, nodes=nodes), cwd=self.base / "work",
-                              env={**self.env, **(env or {})}, text=True, capture_output=True,
-                              timeout=timeout)
-
-    def srun_bg(self, *ksi_args: str, env: dict[str, str] | None = None
-                ) -> tuple[subprocess.Popen[str], str]:
-        name = f"t-{uuid.uuid4().hex[:8]}"
-        proc = subprocess.Popen(self.srun_argv(*ksi_args, name=name), cwd=self.base / "work",
-                                env={**self.env, **(env or {})}, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        job = wait_for(lambda: self.job_id(name), 30, f"job {name} to start")
-        self.jobs.append(job)
-        return proc, job
-
-    def job_id(self, name: str) -> str | None:
-        out = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i"], env=self.env, text=True,
-                             capture_output=True, timeout=10).stdout.strip()
-        return out or None
-
-    def job_dir(self, job: str) -> Path:
-        return self.base / "shared" / "jobs" / f"{job}.0"
-
-    def members(self, job: str) -> dict[int, dict]:
-        found = {}
-        for path in (self.job_dir(job) / "members").glob("*.json"):
-            try:
-                record = json.loads(path.read_text())
-            except ValueError:
-                continue
-            found[record["rank"]] = record
-        return found
-
-    def on_node(self, node: str, *argv: str) -> subprocess.CompletedProcess[str]:
-        return self.cluster.run_on_node(node, [ONNODE, *argv], env=self.env, timeout=60)
-
-    def wait_gone(self, job: str) -> None:
-        self.cluster.wait_job_gone(job, timeout=90)
-
-
-@pytest.fixture
-def sw(world, slurm_cluster):
-    s = SlurmWorld(world, slurm_cluster)
-    yield s
-    for job in s.jobs:  # never leave a job running for the next test
-        subprocess.run(["scancel", job], env=s.env, capture_output=True, timeout=10)
-        s.wait_gone(job)
+from tests.conftest import alive, wait_for
+from tests.slurm.kit import NODES, ONNODE, PROBE, SLEEPER
 
 
 def cluster_names(stderr: str) -> set[str]:
@@ -140,7 +68,7 @@ def test_sbatch_script_runs_the_workload_and_reports_its_exit_code(sw):
 #SBATCH -o {sw.base}/work/slurm-%j.out
 srun {ONNODE} ksi run {PROBE} {out} 3
 """)
-    res = subprocess.run(["sbatch", "--parsable", "--wait", str(script)], cwd=sw.base / "work",
+    res = subprocess.run(check=False, args=["sbatch", "--parsable", "--wait", str(script)], cwd=sw.base / "work",
                          env=sw.env, text=True, capture_output=True, timeout=120)
     job = res.stdout.strip().split(";")[0]
     assert res.returncode == 3, res.stderr  # sbatch --wait exits with the job's exit code
