@@ -40,6 +40,9 @@ ENV = {
     "stale": "KSI_DELETE_STALE",
     "teardown_margin": "KSI_TEARDOWN_MARGIN",
     "collect_logs": "KSI_COLLECT_LOGS",
+    "load_images": "KSI_LOAD_IMAGES",
+    "bypass4netns": "KSI_BYPASS4NETNS",
+    "liqo_chart": "KSI_LIQO_CHART",
 }
 
 # --- defaults ------------------------------------------------------------------------------------

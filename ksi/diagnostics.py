@@ -80,14 +80,17 @@ def _from_api(plan: RunPlan, out: Path, errors: list[str], deadline: float) -> N
         if pods:
             pod_dir = private_dir(out / "pods", what="diagnostics directory")
         for pod in pods:
-            for container in pod.spec.containers:
+            meta, spec = pod.metadata, pod.spec
+            if meta is None or spec is None or not meta.name or not meta.namespace:
+                continue
+            for container in spec.containers:
                 if time.monotonic() > deadline:
                     errors.append("pod logs: out of time")
                     return
-                name = f"{pod.metadata.namespace}_{pod.metadata.name}_{container.name}.log"
+                name = f"{meta.namespace}_{meta.name}_{container.name}.log"
                 try:
                     text = kube.core.read_namespaced_pod_log(
-                        pod.metadata.name, pod.metadata.namespace, container=container.name,
+                        meta.name, meta.namespace, container=container.name,
                         _request_timeout=max(1.0, deadline - time.monotonic()))
                 except Exception as exc:  # noqa: BLE001
                     errors.append(f"log of {name}: {str(exc).splitlines()[0] if str(exc) else exc}")

@@ -153,6 +153,9 @@ _ERROR_LINE = re.compile(r"^(ERROR|Error|ERRO|FATA|error)\b|\berror:|\bfailed\b"
 
 def _telling_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    for line in reversed(lines):  # kind's own summary first: "ERROR: failed to create cluster: ..."
+        if line.startswith("ERROR"):
+            return line[:300]
     for line in reversed(lines):
         if _ERROR_LINE.search(line):
             return line[:300]

@@ -30,8 +30,10 @@ class Provider:
     kubeconfig: Path
 
 
-def install(liqoctl: Liqoctl, plan: RunPlan, timeout: float) -> None:
+def install(liqoctl: Liqoctl, plan: RunPlan, timeout: float,
+            local_chart: Path | None = None) -> None:
     liqoctl.install_kind(
+        local_chart_path=local_chart,
         cluster_id=plan.cluster_name,
         kubeconfig=plan.kind_kubeconfig,
         version=C.LIQO_VERSION,

@@ -46,7 +46,14 @@ class Kube:
 
         self.kubeconfig = kubeconfig
         self.client = client
-        self.api = config.new_client_from_config(config_file=str(kubeconfig), context=context)
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=str(kubeconfig), context=context,
+                                client_configuration=cfg)
+        # Our own cluster is on this node (or a member's node): never through HTTP(S)_PROXY,
+        # which the client would otherwise take from the environment.
+        cfg.proxy = None
+        cfg.no_proxy = None
+        self.api = client.ApiClient(cfg)
         if not self.api.configuration.verify_ssl:  # never: a kubeconfig that says so is refused
             raise BringUpError(f"{kubeconfig} disables TLS verification; ksi refuses it")
         self.core = client.CoreV1Api(self.api)
@@ -123,10 +130,12 @@ class Kube:
         answer = self.core.create_namespaced_service_account_token(
             name, ns, request, _request_timeout=REQUEST_TIMEOUT)
         server, ca = _ca_from_kubeconfig(self.kubeconfig)
-        expires = answer.status.expiration_timestamp
-        return Credentials(server=server, ca_pem=ca, token=answer.status.token,
-                           expires=expires.isoformat() if hasattr(expires, "isoformat")
-                           else str(expires))
+        status = answer.status
+        if status is None or not status.token:
+            raise BringUpError("the API server answered the TokenRequest without a token")
+        expires = status.expiration_timestamp
+        return Credentials(server=server, ca_pem=ca, token=status.token,
+                           expires=expires.isoformat() if expires is not None else "")
 
     def ensure_namespace(self, name: str) -> None:
         c = self.client

@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ksi import cluster, diagnostics, federation, guardian, registry
+from ksi import cluster, diagnostics, environment, federation, guardian, images, registry
 from ksi import constants as C
 from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
@@ -40,6 +40,7 @@ from ksi.signals import Shutdown
 from ksi.slurm import SlurmContext, job_end_time, job_state, node_address
 from ksi.tools.kind import Kind
 from ksi.tools.liqoctl import Liqoctl
+from ksi.tools.nerdctl import Nerdctl
 
 
 def check_inputs(opts: RunOptions) -> RunOptions:
@@ -62,6 +63,17 @@ def check_inputs(opts: RunOptions) -> RunOptions:
                          hint="workloads write their results to /app; choose a writable "
                          "--workdir")
     check_image(opts.image)
+    archives = []
+    for archive in opts.load_images:
+        path = archive.expanduser()
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise UsageError(f"image archive {archive} does not exist or is not a readable file",
+                             hint="--load-image takes an archive written by `nerdctl save` "
+                             "(or `ksi images save`)")
+        archives.append(path.resolve())
+    if opts.liqo_chart is not None and not opts.liqo_chart.expanduser().is_dir():
+        raise UsageError(f"Liqo chart directory {opts.liqo_chart} does not exist",
+                         hint="--liqo-chart takes the directory of an unpacked Liqo chart")
     if opts.port is not None:
         check_nodeport(opts.port)
     # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
@@ -69,7 +81,7 @@ def check_inputs(opts: RunOptions) -> RunOptions:
     if shared_dir.exists():
         private_dir(shared_dir, what="shared directory (--shared-dir)")
     return replace(opts, workload=script.resolve(), workdir=workdir.resolve(),
-                   shared_dir=shared_dir)
+                   shared_dir=shared_dir, load_images=tuple(archives))
 
 
 def run_member(opts: RunOptions) -> int:
@@ -97,6 +109,7 @@ class Member:
         self.kind = Kind(self.runner)
         self.liqo = Liqoctl(self.runner)
         self.claims: PortClaims | None = None
+        self.loader: images.Loader | None = None
         self.plan: RunPlan | None = None
         self.job: JobDir | None = None
         self.record: MemberRecord | None = None
@@ -161,10 +174,16 @@ class Member:
         with self.phase("rendezvous"):
             leader = self._join()
         self._reap_stale()
+        self._prepare_tools_env()
+        self._node_image_from_cache()
         self._create_cluster()
         self._wait_ready()
+        self.loader = images.Loader(self.kind, self.plan.cluster_name,
+                                    list(self.opts.load_images)).start()
         if self.federate:
             self._install_liqo()
+        elif not leader:
+            self._join_loader()
         return self._lead() if leader else self._follow()
 
     # --- steps ---------------------------------------------------------------------------------
@@ -277,6 +296,48 @@ class Member:
                     cluster.delete(self.kind, plan, timeout=C.TEARDOWN_TIMEOUT)
                     self._repick_ports()
 
+    def _prepare_tools_env(self) -> None:
+        """Proxies and the bypass4netns shim for the tools (see ``environment``)."""
+        plan = self.plan
+        assert plan is not None
+        extra = [plan.api_address, plan.pod_subnet, plan.service_subnet]
+        base = environment.with_no_proxy(os.environ, extra)
+        kind_env = dict(base)
+        if self.opts.bypass4netns:
+            private_dir(plan.run_dir.parent, what="runs directory")
+            private_dir(plan.run_dir, what="run directory")
+            shim_dir = plan.run_dir / "shim"
+            environment.write_nerdctl_shim(shim_dir, base,
+                                           [plan.pod_subnet, plan.service_subnet])
+            kind_env = environment.with_shim(base, shim_dir)
+        self.kind.env.update(kind_env)
+        self.liqo.env.update(base)
+
+    def _node_image_from_cache(self) -> None:
+        plan = self.plan
+        assert plan is not None
+        nerdctl = Nerdctl(self.runner, dict(self.liqo.env))
+        try:
+            if nerdctl.image_present(plan.image) or not images.cached_archive(
+                    self.opts.shared_dir, plan.image):
+                return
+            with self.phase("load node image from cache"):
+                archive = images.ensure_node_image(nerdctl, plan.image, self.opts.shared_dir)
+            self.out.say(f"loaded {plan.image} from {archive}")
+            tagged = plan.image.split("@", 1)[0]
+            if tagged != plan.image and not nerdctl.image_present(plan.image):
+                # an archive keeps the tag, not the digest it was pulled by (docker-archive
+                # RepoTags); the cache was filled from the pinned reference, so use the tag
+                self.plan = replace(plan, image=tagged)
+        except KsiError as exc:  # kind will try to pull, and say so if it cannot
+            self.out.say(f"warning: could not load the node image from the cache: {exc.message}")
+
+    def _join_loader(self) -> None:
+        if self.loader is None or not self.opts.load_images:
+            return
+        with self.phase("load images"):
+            self.loader.wait(timeout=self.remaining())
+
     def _start_guardian(self, plan: RunPlan) -> None:
         why = guardian.start(self.runner, plan.cluster_name, dict(os.environ))
         if why:
@@ -305,7 +366,9 @@ class Member:
     def _install_liqo(self) -> None:
         assert self.plan is not None
         with self.phase("install Liqo"):
-            federation.install(self.liqo, self.plan, timeout=self.remaining())
+            federation.install(self.liqo, self.plan, timeout=self.remaining(),
+                               local_chart=self.opts.liqo_chart)
+        self._join_loader()
         self._status("liqo-ready")
 
     def _lead(self) -> int:
@@ -336,6 +399,10 @@ class Member:
                                        timeout=self.remaining())
         finally:
             kube.close()
+        if not self.federate:
+            self._join_loader()
+        if self.ctx.members > 1:  # no proxy between the members
+            env = environment.with_no_proxy(env, [r.address for r in records.values()])
         self._status("federated")
         with self.phase("workload"):
             code = workload_mod.run(self.opts.workload, self.opts.args, env=env,
@@ -380,7 +447,7 @@ class Member:
         write_private(plan.ca_file, creds.ca_pem)
         write_private(plan.kubeconfig,
                       user_kubeconfig(plan.context_name, creds, C.WORKLOAD_NAMESPACE))
-        env = dict(os.environ)
+        env = dict(self.liqo.env)  # the proxy settings of the tools, NO_PROXY extended
         env.update({
             "K8S_CLUSTER_NAME": plan.context_name,
             "K8S_CLUSTER_API": plan.api_url,

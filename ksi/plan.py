@@ -62,6 +62,12 @@ class RunOptions:
     teardown_margin: float = C.TEARDOWN_MARGIN
     #: save diagnostics (kind logs, events, pod logs) even when the run succeeds
     collect_logs: bool = False
+    #: image archives to load into every member's cluster (``kind load image-archive``)
+    load_images: tuple[Path, ...] = ()
+    #: start kind's node containers with bypass4netns (through a nerdctl shim on kind's PATH)
+    bypass4netns: bool = False
+    #: a local Liqo chart for offline nodes (``liqoctl install --local-chart-path``)
+    liqo_chart: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,10 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 from ksi.constants import EXIT_RENDEZVOUS
 from ksi.errors import KsiError, PhaseTimeout, RendezvousError, UsageError
@@ -94,7 +97,7 @@ class JobDir:
         self.members = members
         self.warn = warn
         self._warned: set[str] = set()
-        self._lock = None
+        self._lock: BaseFileLock | None = None  # held for the leader's whole life
         self.is_leader = False
 
     # --- election ----------------------------------------------------------------------------

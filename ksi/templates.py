@@ -7,6 +7,7 @@ variable is an error, never an empty string.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -30,4 +31,5 @@ def render(template: str, **values: Any) -> str:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["shell_quote"] = lambda value: shlex.quote(str(value))
     return env.get_template(template).render(**values)

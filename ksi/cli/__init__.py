@@ -18,6 +18,7 @@ COMMANDS = {
     "run": "ksi.cli.run:run",
     "list": "ksi.cli.listing:list_clusters",
     "delete": "ksi.cli.delete:delete",
+    "images": "ksi.cli.images:images",
 }
 
 

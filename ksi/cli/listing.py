@@ -67,5 +67,5 @@ def list_clusters(all_nodes: bool, shared_dir: Path, verbose: bool) -> None:
     if not entries:
         click.echo("no ksi clusters on this node", err=True)
         return
-    _table([("NAME", "OWNER", "AGE", "STATE")] + [(e.name, e.owner, e.age, e.state)
-                                                  for e in entries])
+    rows: list[tuple[str, ...]] = [("NAME", "OWNER", "AGE", "STATE")]
+    _table(rows + [(e.name, e.owner, e.age, e.state) for e in entries])

@@ -54,13 +54,24 @@ E = C.ENV
 @click.option("--collect-logs", envvar=E["collect_logs"], is_flag=True,
               help=f"Save kind logs, events and pod logs into the job directory even on "
               f"success (always done on failure). [env {E['collect_logs']}]")
+@click.option("--load-image", "load_images", envvar=E["load_images"], multiple=True,
+              type=click.Path(path_type=Path),
+              help=f"Image archive (from `nerdctl save` or `ksi images save`) to load into every "
+              f"member's cluster; repeatable. [env {E['load_images']}, space-separated]")
+@click.option("--bypass4netns", envvar=E["bypass4netns"], is_flag=True,
+              help=f"Start kind's node containers with bypass4netns (needs bypass4netnsd). "
+              f"[env {E['bypass4netns']}]")
+@click.option("--liqo-chart", envvar=E["liqo_chart"], type=click.Path(path_type=Path),
+              default=None, help=f"Local Liqo chart directory, for nodes without internet. "
+              f"[env {E['liqo_chart']}]")
 @click.option("-v", "--verbose", envvar=E["verbose"], is_flag=True,
               help=f"Show every command ksi runs and the full errors. [env {E['verbose']}]")
 @reports_errors
 def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: int | None,
         timeout: float, keep: bool, dry_run: bool, shared_dir: Path, api_address: str | None,
         grace: float, token_ttl: int | None, federation: bool, teardown_margin: float,
-        collect_logs: bool, verbose: bool) -> None:
+        collect_logs: bool, load_images: tuple[Path, ...], bypass4netns: bool,
+        liqo_chart: Path | None, verbose: bool) -> None:
     """Run WORKLOAD (a bash script using kubectl) against an ephemeral cluster.
 
     \b
@@ -78,5 +89,7 @@ def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: 
                       timeout=timeout, keep=keep, dry_run=dry_run, verbose=verbose,
                       shared_dir=shared_dir, api_address=api_address, grace=grace,
                       token_ttl=token_ttl, federation=federation,
-                      teardown_margin=teardown_margin, collect_logs=collect_logs)
+                      teardown_margin=teardown_margin, collect_logs=collect_logs,
+                      load_images=load_images, bypass4netns=bypass4netns,
+                      liqo_chart=liqo_chart)
     sys.exit(run_member(opts))

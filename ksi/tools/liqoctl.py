@@ -30,9 +30,10 @@ class Liqoctl:
 
     def install_kind(self, *, cluster_id: str, kubeconfig: Path, version: str,
                      api_server_url: str, pod_cidr: str, service_cidr: str,
-                     timeout: float) -> Result:
+                     timeout: float, local_chart_path: Path | None = None) -> Result:
+        offline = ["--local-chart-path", str(local_chart_path)] if local_chart_path else []
         return self._run(
-            "install", "kind",
+            "install", "kind", *offline,
             "--cluster-id", cluster_id,
             "--kubeconfig", str(kubeconfig),
             "--version", version,

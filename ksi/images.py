@@ -1,0 +1,109 @@
+"""Images on nodes without internet: a cache of image archives on the shared filesystem.
+
+* ``ksi images save IMAGE...`` (on a login node, which has internet): pulls each image and saves
+  it as ``<shared-dir>/images/<name>.tar`` (0600 in a 0700 directory).
+* ``ksi run``: when the kind node image is not in this node's containerd and its archive is in
+  the cache, ``nerdctl load`` it instead of letting kind pull (which would fail offline).
+* ``ksi run --load-image FILE`` (repeatable): ``kind load image-archive`` into every member's
+  cluster, in a thread beside the rest of bring-up; the workload starts only after the images
+  are in.
+Liqo offline: ``--liqo-chart DIR`` passes ``--local-chart-path`` to ``liqoctl install``, and its
+images go through ``--load-image`` like any other.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ksi.errors import KsiError
+from ksi.paths import private_dir
+from ksi.tools.kind import Kind
+from ksi.tools.nerdctl import Nerdctl
+
+PULL_TIMEOUT = 1800.0
+LOAD_TIMEOUT = 600.0
+
+
+def cache_dir(shared_dir: Path) -> Path:
+    return private_dir(Path(shared_dir) / "images", what="image cache")
+
+
+def archive_name(ref: str) -> str:
+    """``kindest/node:v1.33.1@sha256:ab..`` -> ``kindest_node_v1.33.1.tar`` (the digest is
+    dropped: the archive holds the tag, and one file per tag is what a reader expects)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", ref.split("@", 1)[0]) + ".tar"
+
+
+def cached_archive(shared_dir: Path, ref: str) -> Path | None:
+    path = Path(shared_dir) / "images" / archive_name(ref)
+    return path if path.is_file() else None
+
+
+def ensure_node_image(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path | None:
+    """Load ``ref`` from the cache if this node lacks it; return the archive loaded, if any."""
+    if nerdctl.image_present(ref):
+        return None
+    archive = cached_archive(shared_dir, ref)
+    if archive is None:
+        return None  # kind pulls it (and says clearly if it cannot)
+    nerdctl.load(archive, timeout=LOAD_TIMEOUT)
+    return archive
+
+
+def save(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path:
+    """Pull ``ref`` (if absent) and save it into the cache; written whole or not at all."""
+    if not nerdctl.image_present(ref):
+        nerdctl.pull(ref, timeout=PULL_TIMEOUT)
+    target = cache_dir(shared_dir) / archive_name(ref)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        nerdctl.save(ref, partial, timeout=LOAD_TIMEOUT)
+        partial.chmod(0o600)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+@dataclass
+class Loader:
+    """``kind load image-archive`` of every archive into one cluster, in a background thread."""
+
+    kind: Kind
+    cluster: str
+    archives: list[Path]
+    error: KsiError | None = None
+    seconds: float = 0.0
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> "Loader":
+        if self.archives:
+            self._thread = threading.Thread(target=self._load, name="ksi-load-images",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def _load(self) -> None:
+        t0 = time.monotonic()
+        try:
+            for archive in self.archives:
+                self.kind.load_image_archive(self.cluster, archive, timeout=LOAD_TIMEOUT)
+        except KsiError as exc:
+            self.error = exc
+        finally:
+            self.seconds = time.monotonic() - t0
+
+    def wait(self, timeout: float) -> None:
+        """Join the thread; raise its error (a timeout is an error too)."""
+        if self._thread is None:
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise KsiError("loading the --load-image archives did not finish in time",
+                           hint="raise --timeout, or check the archives with `nerdctl load`")
+        if self.error is not None:
+            raise self.error
