@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+import kubeproto
+
 import kubeauth as ka
 import kuberesources as kr
 import kubeseed
@@ -89,6 +91,8 @@ class Handler(BaseHTTPRequestHandler):
             return {}
         ctype = self.headers.get("Content-Type", "")
         try:
+            if ctype.split(";")[0].strip() == kubeproto.PROTOBUF:
+                return kubeproto.decode(raw)
             return yaml.safe_load(raw) if "yaml" in ctype else json.loads(raw)
         except (ValueError, yaml.YAMLError) as e:
             raise ApiError(400, "BadRequest", f"the object provided is unrecognized: {e}") from e
