@@ -32,13 +32,14 @@ class Liqoctl:
                      api_server_url: str, pod_cidr: str, service_cidr: str,
                      timeout: float, local_chart_path: Path | None = None) -> Result:
         offline = ["--local-chart-path", str(local_chart_path)] if local_chart_path else []
+        # No --pod-cidr/--service-cidr: they belong to the generic provider only; the kind
+        # provider reads them from kube-controller-manager (set from our kind config).
+        del pod_cidr, service_cidr
         return self._run(
             "install", "kind", *offline,
             "--cluster-id", cluster_id,
             "--kubeconfig", str(kubeconfig),
             "--version", version,
-            "--pod-cidr", pod_cidr,
-            "--service-cidr", service_cidr,
             # Liqo would advertise the control-plane container IP, unreachable from other hosts
             "--set", f"apiServer.address={api_server_url}",
             "--timeout", _go_duration(timeout),
