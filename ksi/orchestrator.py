@@ -227,8 +227,12 @@ class Member:
         print(cluster.render_config(plan), end="")
 
     def _require_tools(self) -> None:
-        for tool in ("kind", "nerdctl") + (("liqoctl",) if self.federate else ()):
-            self.runner.which(tool)
+        """`ksi doctor`'s fast checks, same messages: the tools on PATH, the shared directory.
+        (cgroup v2 is left to kind, whose own error names the fix; `ksi doctor` checks it.)"""
+        from ksi import doctor
+
+        checks = doctor.fast_checks(self.opts.shared_dir, multi_node=self.federate)
+        doctor.raise_on_failure([c for c in checks if "cgroup" not in c.name])
 
     def _join(self) -> bool:
         assert self.plan is not None
