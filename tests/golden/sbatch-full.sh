@@ -1,0 +1,25 @@
+#!/bin/bash
+# Written by `ksi submit` (ksi 0.1.0): one `ksi run` per node, each with its own
+# cluster (joined with Liqo unless --no-federation); the workload runs once, on the first node.
+# Submit it again with `sbatch FILE`.
+#SBATCH --job-name='my run #1'
+#SBATCH --nodes=3
+#SBATCH --ntasks-per-node=1
+#SBATCH --time=2-00:00:00
+#SBATCH --output=logs/%x-%j.out
+#SBATCH --partition=gpu
+#SBATCH --account='proj 42'
+# SIGTERM 120 s before the time limit, so ksi stops the workload and deletes the
+# clusters before Slurm's SIGKILL.  Not `B:TERM`: that reaches only this batch shell, and passing
+# it on to srun would kill the ksi tasks at once (srun answers its own SIGTERM with SIGKILL).
+# Slurm may send it up to a minute late; ksi's --teardown-margin also stops it on its own.
+#SBATCH --signal=TERM@120
+#SBATCH --mem=8G
+#SBATCH '--constraint=a&b'
+set -euo pipefail
+
+# --kill-on-bad-exit=0: a member that fails must not get the others killed mid-teardown; every
+# ksi deletes its own cluster and the job ends with the workload's exit code (or ksi's own).
+# Not `exec srun`: srun would then be the batch step's process and get scancel's SIGTERM
+# itself, which kills the ksi tasks at once, without their teardown.
+srun --kill-on-bad-exit=0 /opt/ksi/bin/ksi run --timeout 900 --workdir /home/alice/data --shared-dir /home/alice/ksi-shared --no-federation --load-image /home/alice/images/app.tar --load-image /scratch/db.tar /home/alice/workloads/hello.sh 'first arg' 'it'"'"'s $HOME' --flag '*' ''
