@@ -19,6 +19,9 @@ COMMANDS = {
     "list": "ksi.cli.listing:list_clusters",
     "delete": "ksi.cli.delete:delete",
     "images": "ksi.cli.images:images",
+    "report": "ksi.cli.report:report",
+    "submit": "ksi.cli.submit:submit",
+    "doctor": "ksi.cli.doctor:doctor",
 }
 
 
