@@ -269,6 +269,9 @@ def virtual_node(remote_id: str, kube_version: str) -> dict[str, Any]:
                 "node.kubernetes.io/exclude-from-external-load-balancers": "true",
                 "alpha.service-controller.kubernetes.io/exclude-balancer": "true"}},
             "spec": {"taints": [{"key": "virtual-node.liqo.io/not-allowed", "value": "true", "effect": "NoExecute"}]},
-            "status": {"nodeInfo": {"kubeletVersion": kube_version, "architecture": "amd64", "operatingSystem": "Linux"},
+            # NodeSystemInfo's fields are not omitempty: the API shows the unset ones as ""
+            "status": {"nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "",
+                                    "osImage": "", "containerRuntimeVersion": "", "kubeProxyVersion": "",
+                                    "kubeletVersion": kube_version, "architecture": "amd64", "operatingSystem": "Linux"},
                        "capacity": {"cpu": "2", "memory": "8Gi", "pods": "110"}, "allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"},
                        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}, "conditions": conds}}
