@@ -78,7 +78,7 @@ def check_inputs(opts: RunOptions) -> RunOptions:
         check_nodeport(opts.port)
     # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
-    if shared_dir.exists():
+    if shared_dir.exists() or not opts.dry_run:  # a dry run creates nothing
         private_dir(shared_dir, what="shared directory (--shared-dir)")
     return replace(opts, workload=script.resolve(), workdir=workdir.resolve(),
                    shared_dir=shared_dir, load_images=tuple(archives))

@@ -247,14 +247,16 @@ class JobDir:
                 on_wait()
             if time.monotonic() > deadline:
                 missing = sorted(set(range(self.members)) - set(records))
-                behind = sorted(r.rank for r in records.values() if not r.reached(status))
+                behind = [f"{r.rank} ({r.node})" for r in sorted(records.values(),
+                                                                  key=lambda r: r.rank)
+                          if not r.reached(status)]
                 if missing:
                     raise PhaseTimeout(
                         f"rank(s) {', '.join(map(str, missing))} never arrived in {self.path} "
                         f"after {timeout:.0f}s",
                         hint="is --shared-dir on a filesystem all nodes share?")
                 raise PhaseTimeout(
-                    f"rank(s) {', '.join(map(str, behind))} did not reach {status} after "
+                    f"rank(s) {', '.join(behind)} did not reach {status} after "
                     f"{timeout:.0f}s", hint="see those members' output; raise --timeout")
             shutdown.wait(POLL)
 
@@ -294,7 +296,10 @@ class JobDir:
             if on_wait:
                 on_wait()
             if deadline is not None and time.monotonic() >= deadline:
-                raise PhaseTimeout("the job's end is near; stopping before Slurm kills us")
+                raise PhaseTimeout(
+                    "stopped waiting: the job's time limit is near, and the clusters must be "
+                    "gone before Slurm kills the step",
+                    hint="ask for more --time, or lower --teardown-margin")
             shutdown.wait(POLL)
 
     def cleanup(self) -> None:

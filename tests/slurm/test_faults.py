@@ -262,7 +262,7 @@ def test_malformed_and_foreign_files_in_the_job_directory_are_ignored(sw, fault_
                         "seconds": seconds, "bound": 120, "error": "", "left": "nothing"})
     assert state in ("COMPLETED", "GONE"), log
     assert log.count("finished with exit code 0") == 3, log
-    assert "ignoring foreign file" in log and "ignoring record 7.json" in log, log
+    assert "ignoring foreign file" in log and "ignoring malformed record 7.json" in log, log
     assert not Path(sw.job_dir(job) / "leader.lock").exists()
 
 
