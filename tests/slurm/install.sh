@@ -1,10 +1,10 @@
 #!/bin/sh
-# Install what tests/slurm/harness.py needs (Debian/Ubuntu, as root). Idempotent:
+# Install what tests/slurm/harness.py needs, and shellcheck for tests/test_setup.py (Debian/Ubuntu, as root). Idempotent:
 # does nothing when everything is present, runs `apt-get update` only when a package
 # cannot be found in the current package lists.
 set -eu
 
-PACKAGES="slurmctld slurmd slurm-client munge iproute2"
+PACKAGES="slurmctld slurmd slurm-client munge iproute2 shellcheck"
 
 missing=""
 for p in $PACKAGES; do
