@@ -144,7 +144,7 @@ CASES = [
          srun=("-t", "1", "--signal=TERM@50"), args=("--teardown-margin", "0"),
          workload=("sleeper",), bound=75, from_start=True),
     Case("time-limit-plain", "the job's time limit, no signal, no margin",
-         "Slurm's SIGTERM at the limit; teardown inside KillWait",
+         "ksi itself stops at the limit (margin 0) before Slurm's late SIGTERM; teardown inside KillWait",
          srun=("-t", "1"), args=("--teardown-margin", "0"), workload=("sleeper",),
          bound=150, from_start=True, slow=True),
     # --- the shared directory -------------------------------------------------------------------
