@@ -172,3 +172,20 @@ def test_without_user_systemd_a_sigkilled_followers_cluster_is_reaped_by_delete_
     assert victim["cluster"] in listing.stdout and "stale" in listing.stdout, listing
     res = sw.on_node(victim["node"], "ksi", "delete", "--stale")
     assert res.returncode == 0 and victim["cluster"] in res.stdout, res.stderr
+
+
+def test_list_all_nodes_shows_every_member_of_a_live_job_from_the_shared_dir(sw):
+    out = sw.base / "sleeper"
+    proc, job = sw.srun_bg("run", SLEEPER, str(out))
+    wait_for(lambda: (out / "started").exists(), 60, "the workload to start")
+    res = subprocess.run(["ksi", "list", "--all-nodes"], env=sw.env, text=True,
+                         capture_output=True, timeout=30, check=False)
+    rows = [line.split() for line in res.stdout.splitlines()[1:]]
+    assert sorted((r[0], r[2], r[3]) for r in rows) == [
+        (f"{job}.0", f"node{i + 1}", f"ksi-{job}-0-{i}") for i in range(3)], res.stdout
+    subprocess.run(["scancel", job], env=sw.env, check=True, timeout=10)
+    proc.communicate(timeout=60)
+    sw.wait_gone(job)
+    res = subprocess.run(["ksi", "list", "--all-nodes"], env=sw.env, text=True,
+                         capture_output=True, timeout=30, check=False)
+    assert res.stdout == "" and "no ksi clusters of live jobs" in res.stderr
