@@ -10,7 +10,8 @@ When a run fails (a bring-up error, or a workload exiting non-zero), and always 
 
 Everything is best effort and bounded (``BUDGET`` seconds in all): diagnostics must never keep a
 cluster alive past Slurm's grace period, and a failing step is noted in ``errors.txt`` instead of
-failing the teardown.  When ksi was stopped by a signal only the fast API parts are saved.
+failing the teardown.  When ksi was stopped by a signal only the fast API parts are saved, within
+``QUICK_BUDGET`` seconds.
 The files hold no token (kind's logs hold none, and ksi writes none).
 """
 
@@ -26,6 +27,8 @@ from ksi.plan import RunPlan
 from ksi.tools.kind import Kind
 
 BUDGET = 12.0
+#: when ksi was stopped by a signal, Slurm's KillWait also has to cover the cluster deletion
+QUICK_BUDGET = 3.0
 
 
 def collect(kind: Kind, plan: RunPlan, job_dir: Path, *, node: str, rank: int,
@@ -40,7 +43,7 @@ def collect(kind: Kind, plan: RunPlan, job_dir: Path, *, node: str, rank: int,
         return max(1.0, BUDGET - (time.monotonic() - started))
 
     try:
-        _from_api(plan, out, errors, deadline=started + (BUDGET if quick else BUDGET / 2))
+        _from_api(plan, out, errors, deadline=started + (QUICK_BUDGET if quick else BUDGET / 2))
     except Exception as exc:  # noqa: BLE001 - best effort; a broken API is itself the finding
         errors.append(f"API: {exc}")
     if not quick:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ksi.errors import KsiError
+from ksi.exec import Runner
 from ksi.paths import private_dir
+from ksi.signals import Shutdown
 from ksi.tools.kind import Kind
 from ksi.tools.nerdctl import Nerdctl
 
@@ -43,17 +44,6 @@ def cached_archive(shared_dir: Path, ref: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def ensure_node_image(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path | None:
-    """Load ``ref`` from the cache if this node lacks it; return the archive loaded, if any."""
-    if nerdctl.image_present(ref):
-        return None
-    archive = cached_archive(shared_dir, ref)
-    if archive is None:
-        return None  # kind pulls it (and says clearly if it cannot)
-    nerdctl.load(archive, timeout=LOAD_TIMEOUT)
-    return archive
-
-
 def save(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path:
     """Pull ``ref`` (if absent) and save it into the cache; written whole or not at all."""
     if not nerdctl.image_present(ref):
@@ -69,16 +59,21 @@ def save(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path:
     return target
 
 
-@dataclass
 class Loader:
-    """``kind load image-archive`` of every archive into one cluster, in a background thread."""
+    """``kind load image-archive`` of every archive into one cluster, in a background thread.
 
-    kind: Kind
-    cluster: str
-    archives: list[Path]
-    error: KsiError | None = None
-    seconds: float = 0.0
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    The thread runs kind through its own runner, so ``stop`` (teardown, on every way out) ends a
+    load still under way instead of leaving ``kind load`` running after ksi.
+    """
+
+    def __init__(self, env: dict[str, str], cluster: str, archives: list[Path],
+                 log: Callable[[str], None] | None = None) -> None:
+        self._stop = Shutdown()
+        self.kind = Kind(Runner(self._stop, grace=3.0, log=log), env)
+        self.cluster = cluster
+        self.archives = archives
+        self.error: KsiError | None = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> "Loader":
         if self.archives:
@@ -88,14 +83,11 @@ class Loader:
         return self
 
     def _load(self) -> None:
-        t0 = time.monotonic()
         try:
             for archive in self.archives:
                 self.kind.load_image_archive(self.cluster, archive, timeout=LOAD_TIMEOUT)
         except KsiError as exc:
             self.error = exc
-        finally:
-            self.seconds = time.monotonic() - t0
 
     def wait(self, timeout: float) -> None:
         """Join the thread; raise its error (a timeout is an error too)."""
@@ -107,3 +99,9 @@ class Loader:
                            hint="raise --timeout, or check the archives with `nerdctl load`")
         if self.error is not None:
             raise self.error
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop a load still running (its kind process group gets SIGTERM, then SIGKILL)."""
+        if self._thread is not None and self._thread.is_alive():
+            self._stop.request()
+            self._thread.join(timeout)

@@ -178,8 +178,8 @@ class Member:
         self._node_image_from_cache()
         self._create_cluster()
         self._wait_ready()
-        self.loader = images.Loader(self.kind, self.plan.cluster_name,
-                                    list(self.opts.load_images)).start()
+        self.loader = images.Loader(self.kind.env, self.plan.cluster_name,
+                                    list(self.opts.load_images), log=self.out.debug).start()
         if self.federate:
             self._install_liqo()
         elif not leader:
@@ -322,11 +322,11 @@ class Member:
         assert plan is not None
         nerdctl = Nerdctl(self.runner, dict(self.liqo.env))
         try:
-            if nerdctl.image_present(plan.image) or not images.cached_archive(
-                    self.opts.shared_dir, plan.image):
-                return
+            archive = images.cached_archive(self.opts.shared_dir, plan.image)
+            if archive is None or nerdctl.image_present(plan.image):
+                return  # nothing cached, or nothing to do: kind pulls if it must
             with self.phase("load node image from cache"):
-                archive = images.ensure_node_image(nerdctl, plan.image, self.opts.shared_dir)
+                nerdctl.load(archive, timeout=images.LOAD_TIMEOUT)
             self.out.say(f"loaded {plan.image} from {archive}")
             tagged = plan.image.split("@", 1)[0]
             if tagged != plan.image and not nerdctl.image_present(plan.image):
@@ -484,6 +484,8 @@ class Member:
                   ) -> TeardownError | None:
         problem: TeardownError | None = None
         plan = self.plan
+        if self.loader is not None:
+            self.loader.stop()  # a `kind load` still running must not outlive the run
         try:
             if plan is not None and self.registered:
                 if (failed or self.opts.collect_logs) and self.job is not None:
