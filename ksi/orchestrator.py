@@ -41,6 +41,7 @@ from ksi.slurm import SlurmContext, job_end_time, job_state, node_address
 from ksi.tools.kind import Kind
 from ksi.tools.liqoctl import Liqoctl
 from ksi.tools.nerdctl import Nerdctl
+from ksi.watch import LockProbe, Watcher
 
 
 def check_inputs(opts: RunOptions) -> RunOptions:
@@ -114,6 +115,7 @@ class Member:
         self.job: JobDir | None = None
         self.record: MemberRecord | None = None
         self.registered = False
+        self.watcher: Watcher | None = None
         self.phase_name: str | None = None
         self.started = time.monotonic()
         self.job_end = job_end_time(ctx.job_id) if ctx.job_id else None
@@ -149,6 +151,7 @@ class Member:
                                 phase=self.phase_name)
             self._publish_failure(error)
         finally:
+            self._unwatch()
             teardown_error = self._teardown(failed=error is not None or code != C.EXIT_OK,
                                             interrupted=self.shutdown.is_set())
         if error is not None:
@@ -173,6 +176,8 @@ class Member:
         self._require_tools()
         with self.phase("rendezvous"):
             leader = self._join()
+        if self.ctx.members > 1:  # the others' news stops our own long steps (ksi/watch.py)
+            self.watcher = Watcher(self.job, self.shutdown).start()
         self._reap_stale()
         self._prepare_tools_env()
         self._node_image_from_cache()
@@ -408,6 +413,7 @@ class Member:
         if self.ctx.members > 1:  # no proxy between the members
             env = environment.with_no_proxy(env, [r.address for r in records.values()])
         self._status("federated")
+        self._unwatch()  # from here a member lost must not stop the workload
         with self.phase("workload"):
             code = workload_mod.run(self.opts.workload, self.opts.args, env=env,
                                     cwd=Path.cwd(), shutdown=self.shutdown,
@@ -418,9 +424,14 @@ class Member:
 
     def _follow(self) -> int:
         assert self.job is not None
-        with self.phase("wait for leader"):
-            outcome = self.job.wait_outcome(shutdown=self.shutdown,
-                                            deadline=self._workload_deadline())
+        probe = self.watcher.probe if self.watcher else LockProbe(self.job.lock_path, self.job)
+        self._unwatch(keep_probe=True)  # the wait below does the same looks
+        try:
+            with self.phase("wait for leader"):
+                outcome = self.job.wait_outcome(shutdown=self.shutdown, leader_alive=probe.held,
+                                                deadline=self._workload_deadline())
+        finally:
+            probe.close()
         if outcome.status != "finished":
             error = RendezvousError(f"the run failed: {outcome.error}")
             error.about_member = True
@@ -465,6 +476,11 @@ class Member:
         if self.job_end is not None:
             env["KSI_DEADLINE"] = str(int(self.job_end))
         return env
+
+    def _unwatch(self, keep_probe: bool = False) -> None:
+        if self.watcher is not None:
+            self.watcher.stop(keep_probe=keep_probe)
+            self.watcher = None
 
     # --- failure and teardown ------------------------------------------------------------------
     def _publish_failure(self, error: KsiError) -> None:

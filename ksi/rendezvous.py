@@ -51,7 +51,11 @@ from ksi.signals import Shutdown
 
 STATUSES = ("joined", "cluster-ready", "liqo-ready", "federated", "done")
 MEMBER_FILE_RE = re.compile(r"^(\d+)\.json$")
+#: seconds between two looks of the leader waiting for every member (a listing and a read
+#: of each record not yet there)
 POLL = 0.25
+#: seconds between two looks of a follower for ``outcome.json`` (one ``open``)
+OUTCOME_POLL = 0.5
 
 
 @dataclass
@@ -180,7 +184,9 @@ class JobDir:
         record.updated = time.time()
         self._write(f"members/{record.rank}.json", asdict(record))
 
-    def records(self) -> dict[int, MemberRecord]:
+    def records(self, skip: "set[int] | frozenset[int]" = frozenset()
+                ) -> dict[int, MemberRecord]:
+        """The members' records; those of the ranks in ``skip`` are not read (nor returned)."""
         found: dict[int, MemberRecord] = {}
         for entry in sorted(os.listdir(self.members_dir)):
             if entry.startswith("."):
@@ -188,6 +194,8 @@ class JobDir:
             match = MEMBER_FILE_RE.match(entry)
             if not match:
                 self._warn_once(entry, f"ignoring foreign file {self.members_dir / entry}")
+                continue
+            if int(match[1]) in skip:
                 continue
             data = self._read(self.members_dir / entry)
             if data is None:
@@ -231,11 +239,18 @@ class JobDir:
     # --- waiting -------------------------------------------------------------------------------
     def wait_all(self, status: str, *, timeout: float, shutdown: Shutdown,
                  on_wait: Callable[[], None] | None = None) -> dict[int, MemberRecord]:
-        """Wait until every member reached ``status``; fail fast when one failed."""
+        """Wait until every member reached ``status``; fail fast when one failed.
+
+        A record that reached ``status`` is not read again (a member failing after that is
+        the watcher's to notice, ``ksi/watch.py``): a look costs a listing and one read per
+        member still on its way.
+        """
         deadline = time.monotonic() + timeout
+        settled: dict[int, MemberRecord] = {}
         while True:
             shutdown.check()
-            records = self.records()
+            records = {**settled, **self.records(skip=set(settled))}
+            settled = {r.rank: r for r in records.values() if r.reached(status)}
             failed = [r for r in records.values() if r.failed]
             if failed:
                 first = failed[0]
@@ -272,25 +287,28 @@ class JobDir:
                                    hint="is --shared-dir on a filesystem all nodes share?")
             shutdown.wait(POLL)
 
-    def wait_outcome(self, *, shutdown: Shutdown, leader_check_every: float = 2.0,
+    def wait_outcome(self, *, shutdown: Shutdown, leader_check_every: float = 1.0,
                      on_wait: Callable[[], None] | None = None,
-                     deadline: float | None = None) -> Outcome:
-        """Follower: wait for the leader's outcome, noticing a dead leader within seconds."""
+                     deadline: float | None = None,
+                     leader_alive: Callable[[], bool] | None = None) -> Outcome:
+        """Follower: wait for the leader's outcome, noticing a dead leader within seconds.
+
+        Cheap on a shared filesystem, whatever the number of members: one ``open`` of
+        ``outcome.json`` every ``OUTCOME_POLL`` and one probe of the leader's lock every
+        ``leader_check_every`` (``leader_alive``, default ``self.leader_alive``; the watcher's
+        ``LockProbe`` does it in one ``flock``).  The other members' records are not read: the
+        leader watches them and passes a failure on through the outcome (``ksi/watch.py``).
+        """
+        alive = leader_alive or self.leader_alive
         next_check = time.monotonic() + leader_check_every
         while True:
             shutdown.check()
             outcome = self.outcome()
             if outcome is not None:
                 return outcome
-            records = self.records().values()
-            failed = [r for r in records if r.failed and r.rank != self.rank]
-            # Fail fast during bring-up, without waiting for the leader to pass the news on; once
-            # the workload runs ("federated") a lost member must not take the others with it.
-            if failed and not any(r.reached("federated") for r in records):
-                raise member_failed(failed[0])
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + leader_check_every
-                if not self.leader_alive() and self.outcome() is None:
+                if not alive() and self.outcome() is None:
                     raise RendezvousError("the leader's process is gone (its lock is free)",
                                           hint="see the leader's output; tearing down")
             if on_wait:
@@ -300,7 +318,7 @@ class JobDir:
                     "stopped waiting: the job's time limit is near, and the clusters must be "
                     "gone before Slurm kills the step",
                     hint="ask for more --time, or lower --teardown-margin")
-            shutdown.wait(POLL)
+            shutdown.wait(OUTCOME_POLL)
 
     def cleanup(self) -> None:
         """Leader, at the very end: remove what must not outlive the run (locks, secrets)."""
