@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ksi import cluster, diagnostics, environment, federation, guardian, images, registry
 from ksi import constants as C
+from ksi import kube as kube_mod
 from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
 from ksi.exec import Runner
@@ -178,6 +179,7 @@ class Member:
             leader = self._join()
         if self.ctx.members > 1:  # the others' news stops our own long steps (ksi/watch.py)
             self.watcher = Watcher(self.job, self.shutdown).start()
+        kube_mod.preload()  # overlaps `kind create`
         self._reap_stale()
         self._prepare_tools_env()
         self._node_image_from_cache()
