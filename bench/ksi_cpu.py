@@ -16,6 +16,9 @@ import atexit
 import json
 import os
 import socket
+import time
+
+STARTED = time.time()
 
 
 def _report() -> None:
@@ -25,7 +28,8 @@ def _report() -> None:
     t = os.times()
     line = json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
                        "self": round(t.user + t.system, 3),
-                       "tools": round(t.children_user + t.children_system, 3)})
+                       "tools": round(t.children_user + t.children_system, 3),
+                       "start": STARTED, "end": time.time()})
     with open(path, "a") as handle:
         handle.write(line + "\n")
 

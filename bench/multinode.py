@@ -95,6 +95,8 @@ class Run:
     after_delete: float
     #: step end minus the end of the leader's workload
     teardown: float
+    #: the last ksi process's exit minus the end of the slowest member's "delete cluster"
+    exit_after_delete: float = 0.0
     machine_cpu: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
 
@@ -160,6 +162,7 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
         return Run(wall=t_end - t0, phases=phases, cpu_self=[c["self"] for c in cpu],
                    cpu_tools=[c["tools"] for c in cpu],
                    after_delete=t_end - max(deletes), teardown=t_end - workload_end,
+                   exit_after_delete=max(c["end"] for c in cpu) - max(deletes),
                    machine_cpu=machine)
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -221,7 +224,8 @@ def tables(results: list[Result], scale: float) -> str:
            + ", ".join(f"{k.removeprefix('KSI_FAKE_').removesuffix('_SECONDS').lower()} "
                        f"{v:g}s" for k, v in delays.items()), ""]
     out += ["| N | mode | T(N) s | runs | L(N) s | T-L s | T(N)/T(1) | ksi CPU s/member "
-            "(max) | tools' CPU s/member | machine CPU s | teardown after slowest delete s |",
+            "(max) | tools' CPU s/member | machine CPU s | last ksi exit / step end after "
+            "slowest delete s |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     firsts = {r.federation: r.wall for r in results if r.nodes == min(x.nodes for x in results)}
     for r in results:
@@ -230,7 +234,8 @@ def tables(results: list[Result], scale: float) -> str:
         out.append(f"| {r.nodes} | {mode} | {r.wall:.1f} | {runs} | {r.critical:.1f} | "
                    f"{r.wall - r.critical:.1f} | {r.wall / firsts[r.federation]:.2f} | "
                    f"{r.cpu_self:.2f} ({r.cpu_self_max:.2f}) | {r.cpu_tools:.2f} | "
-                   f"{r.med('machine_cpu'):.1f} | {r.med('after_delete'):.2f} |")
+                   f"{r.med('machine_cpu'):.1f} | {r.med('exit_after_delete'):.2f} / "
+                   f"{r.med('after_delete'):.2f} |")
     for federation in (True, False):
         chosen = [r for r in results if r.federation == federation]
         if not chosen:
@@ -244,8 +249,8 @@ def tables(results: list[Result], scale: float) -> str:
             delay = delays.get(PHASE_DELAY.get(name, ""), 0.0)
             cells = []
             for r in chosen:
-                d = delay if name != "peer" else delay  # one peering round
-                cells.append(f"{r.phase(name) - d:.2f}" if r.phase(name) else "-")
+                present = any(name in run.phases for run in r.runs)
+                cells.append(f"{r.phase(name) - delay:.2f}" if present else "-")
             out.append(f"| {name}{' (-' + format(delay, 'g') + ')' if delay else ''} | "
                        + " | ".join(cells) + " |")
         outside = []
