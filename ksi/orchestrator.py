@@ -91,6 +91,7 @@ def run_member(opts: RunOptions) -> int:
     out = Progress(node=ctx.node_name, rank=ctx.rank if ctx.in_slurm else None,
                    verbose=opts.verbose)
     opts = check_inputs(opts)
+    federation.check_size(ctx.members, opts.federation)
     shutdown = Shutdown().install()
     try:
         return Member(opts, ctx, shutdown, out).run()
