@@ -159,11 +159,17 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
         workload_end = max(e["start"] + e["duration"] for e in events
                            if e.get("phase") == "workload")
         cpu = [json.loads(line) for line in (base / "cpu.jsonl").read_text().splitlines()]
+        lead_pid = next(e["pid"] for e in events if e.get("phase") == "workload")
+        lead_cpu = next((c for c in cpu if c["pid"] == lead_pid), cpu[0])
+        first_phase = min(e["start"] for e in events if e.get("rank") == leader)
+        extra = {"srun to ksi start": min(c["start"] for c in cpu) - t0,
+                 "ksi start to its first phase": first_phase - lead_cpu["start"],
+                 "last ksi exit to step end": t_end - max(c["end"] for c in cpu)}
         return Run(wall=t_end - t0, phases=phases, cpu_self=[c["self"] for c in cpu],
                    cpu_tools=[c["tools"] for c in cpu],
                    after_delete=t_end - max(deletes), teardown=t_end - workload_end,
                    exit_after_delete=max(c["end"] for c in cpu) - max(deletes),
-                   machine_cpu=machine)
+                   machine_cpu=machine, extra=extra)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -257,7 +263,12 @@ def tables(results: list[Result], scale: float) -> str:
         for r in chosen:
             inside = sum(r.phase(n) for n in names)
             outside.append(f"{r.wall - inside:.2f}")
-        out.append("| outside phases (start, srun, gaps) | " + " | ".join(outside) + " |")
+        out.append("| outside phases | " + " | ".join(outside) + " |")
+        for key in ("srun to ksi start", "ksi start to its first phase",
+                    "last ksi exit to step end"):
+            cells = [f"{statistics.median(run.extra.get(key, 0.0) for run in r.runs):.2f}"
+                     for r in chosen]
+            out.append(f"| - of which {key} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 

@@ -22,6 +22,8 @@ from ksi.errors import BringUpError, PhaseTimeout
 from ksi.signals import Shutdown
 
 REQUEST_TIMEOUT = 10.0
+#: seconds between two readiness checks (a local API call; every 0.5 s lost 0.25 s on average)
+READY_POLL = 0.2
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class Kube:
                     "rerun with --keep and inspect `kind export logs`); raise --timeout on a "
                     "busy node",
                 )
-            shutdown.wait(0.5)
+            shutdown.wait(READY_POLL)
 
     # --- credentials -------------------------------------------------------------------------
     def admin_token(self, ttl_seconds: int) -> Credentials:
