@@ -24,6 +24,8 @@ from ksi.signals import Shutdown
 REQUEST_TIMEOUT = 10.0
 #: seconds between two readiness checks (a local API call; every 0.5 s lost 0.25 s on average)
 READY_POLL = 0.2
+#: seconds one readiness check may take
+READY_REQUEST = 2.0
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,8 @@ class Kube:
         self.api.close()
 
     # --- readiness ---------------------------------------------------------------------------
-    def nodes(self) -> list[Any]:
-        return list(self.core.list_node(_request_timeout=REQUEST_TIMEOUT).items)
+    def nodes(self, timeout: float = REQUEST_TIMEOUT) -> list[Any]:
+        return list(self.core.list_node(_request_timeout=timeout).items)
 
     def wait_ready(
         self,
@@ -104,7 +106,9 @@ class Kube:
         while True:
             shutdown.check()
             try:
-                nodes = self.nodes()
+                # a short request: a check that hangs is a "did not answer", and the loop looks
+                # at the shutdown flag (a signal, a dead leader) again within READY_REQUEST
+                nodes = self.nodes(timeout=READY_REQUEST)
                 not_ready = [n.metadata.name for n in nodes if not _is_ready(n)]
                 if len(nodes) >= expect and not not_ready:
                     return [n.metadata.name for n in nodes]
