@@ -86,6 +86,29 @@ class Kube:
     def nodes(self, timeout: float = REQUEST_TIMEOUT) -> list[Any]:
         return list(self.core.list_node(_request_timeout=timeout).items)
 
+    def _nodes_watching(self, shutdown: Shutdown) -> list[Any]:
+        """``nodes()`` in a helper thread, so that a stop (a signal, a dead leader's news from
+        ``ksi/watch.py``) is seen within 50 ms even while the API server is slow to answer
+        (a busy node); the request itself is bounded to ``READY_REQUEST``."""
+        import threading
+
+        box: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                box["nodes"] = self.nodes(timeout=READY_REQUEST)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller below
+                box["error"] = exc
+
+        worker = threading.Thread(target=call, name="ksi-ready", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.05)
+            shutdown.check()
+        if "error" in box:
+            raise box["error"]
+        return box["nodes"]
+
     def wait_ready(
         self,
         *,
@@ -106,9 +129,7 @@ class Kube:
         while True:
             shutdown.check()
             try:
-                # a short request: a check that hangs is a "did not answer", and the loop looks
-                # at the shutdown flag (a signal, a dead leader) again within READY_REQUEST
-                nodes = self.nodes(timeout=READY_REQUEST)
+                nodes = self._nodes_watching(shutdown)
                 not_ready = [n.metadata.name for n in nodes if not _is_ready(n)]
                 if len(nodes) >= expect and not not_ready:
                     return [n.metadata.name for n in nodes]
