@@ -13,6 +13,8 @@ Protocol (one directory per job step, ``<shared-dir>/jobs/<job>.<step>/``, mode 
 3. Credentials another member needs (a follower's kubeconfig, for the leader's ``liqoctl
    peer``) go to ``secrets/<rank>.kubeconfig``, mode 0600 from creation, and are deleted at
    teardown.  Records hold no secret.
+   A member that fails also writes ``failed.json`` (its rank), so that a waiting follower
+   looks at one file, not at N records, to learn of a failure.
 4. The leader publishes ``outcome.json`` once: the workload's exit code, or the failure that
    ended the run (node, rank, phase).  Followers wait for it, then tear down.
 5. Liveness: a follower that can take ``leader.lock`` knows the leader's process is gone (the
@@ -51,6 +53,8 @@ from ksi.signals import Shutdown
 
 STATUSES = ("joined", "cluster-ready", "liqo-ready", "federated", "done")
 MEMBER_FILE_RE = re.compile(r"^(\d+)\.json$")
+#: written (whole) by a member that fails, or by the guardian of one that was killed
+FAILED_FILE = "failed.json"
 #: seconds between two looks of the leader waiting for every member (a listing and a read
 #: of each record not yet there)
 POLL = 0.25
@@ -183,6 +187,22 @@ class JobDir:
     def publish(self, record: MemberRecord) -> None:
         record.updated = time.time()
         self._write(f"members/{record.rank}.json", asdict(record))
+        if record.failed:  # the one file a waiting follower looks at for the others' failures
+            self._write(FAILED_FILE, {"rank": record.rank})
+
+    def failure_noted(self) -> bool:
+        """True once some member failed (``failed.json``): one ``open`` a look, whatever N."""
+        return self._read(self.path / FAILED_FILE) is not None
+
+    def early_failure(self) -> MemberRecord | None:
+        """Another member that failed before the workload started, from the records (a full
+        read: called only once ``failure_noted``); None when the run had reached the workload,
+        where a lost member must not take the others with it."""
+        records = self.records().values()
+        failed = [r for r in records if r.failed and r.rank != self.rank]
+        if failed and not any(r.reached("federated") for r in records):
+            return failed[0]
+        return None
 
     def records(self, skip: "set[int] | frozenset[int]" = frozenset()
                 ) -> dict[int, MemberRecord]:
@@ -294,13 +314,14 @@ class JobDir:
         """Follower: wait for the leader's outcome, noticing a dead leader within seconds.
 
         Cheap on a shared filesystem, whatever the number of members: one ``open`` of
-        ``outcome.json`` every ``OUTCOME_POLL`` and one probe of the leader's lock every
-        ``leader_check_every`` (``leader_alive``, default ``self.leader_alive``; the watcher's
-        ``LockProbe`` does it in one ``flock``).  The other members' records are not read: the
-        leader watches them and passes a failure on through the outcome (``ksi/watch.py``).
+        ``outcome.json`` every ``OUTCOME_POLL``, and every ``leader_check_every`` one ``open``
+        of ``failed.json`` and one probe of the leader's lock (``leader_alive``, default
+        ``self.leader_alive``; the watcher's ``LockProbe`` does it in one ``flock``): four
+        operations a second.  The records are read only once a failure is noted.
         """
         alive = leader_alive or self.leader_alive
         next_check = time.monotonic() + leader_check_every
+        failure_seen = False
         while True:
             shutdown.check()
             outcome = self.outcome()
@@ -308,6 +329,12 @@ class JobDir:
                 return outcome
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + leader_check_every
+                # fail fast during bring-up, without waiting for the leader to pass it on
+                if not failure_seen and self.failure_noted():
+                    failure_seen = True
+                    early = self.early_failure()
+                    if early is not None:
+                        raise member_failed(early)
                 if not alive() and self.outcome() is None:
                     raise RendezvousError("the leader's process is gone (its lock is free)",
                                           hint="see the leader's output; tearing down")
@@ -338,6 +365,7 @@ def mark_dead(job_dir: Path, rank: int, *, leader: bool, why: str) -> None:
             return
         data.update(status="failed", error=why, updated=time.time())
         write_private(path, json.dumps(data))
+        write_private(job_dir / FAILED_FILE, json.dumps({"rank": rank}))
         if leader and not (job_dir / "outcome.json").exists():
             write_private(job_dir / "outcome.json", json.dumps(asdict(Outcome(
                 "failed", EXIT_RENDEZVOUS, f"the leader (rank {rank} on {data.get('node')}) "

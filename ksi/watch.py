@@ -12,10 +12,10 @@ news ("the leader's process is gone", "member rank 2 on node3 failed ..."), exit
 What each role watches, and what it costs on the shared filesystem (every operation is a round
 trip to the server on NFS or Lustre, so the watch is kept to two per second for a follower):
 
-* a follower: ``outcome.json`` (one ``open``, which fails while there is none) and the leader's
-  lock (one non-blocking ``flock`` on a descriptor kept open, see ``LockProbe``).  It does not
-  read the other members' records: the leader watches those and passes a failure on through
-  ``outcome.json`` within a second, which keeps a follower's cost independent of N.
+* a follower: ``outcome.json`` and ``failed.json`` (one ``open`` each, which fails while there
+  is none) and the leader's lock (one non-blocking ``flock`` on a descriptor kept open, see
+  ``LockProbe``).  It reads the other members' records only once ``failed.json`` appears, which
+  keeps a follower's cost independent of N.
 * the leader: the member records (a listing and one read per member), for a member that failed
   during bring-up; one process, so N reads a second in all.
 
@@ -98,6 +98,7 @@ class Watcher:
         self.shutdown = shutdown
         self.every = every
         self.probe = LockProbe(job.lock_path, fallback=job)
+        self.failure_seen = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -138,6 +139,11 @@ class Watcher:
         outcome = self.job.outcome()
         if outcome is not None:
             return run_failed(outcome.error) if outcome.status != "finished" else None
+        if not self.failure_seen and self.job.failure_noted():
+            self.failure_seen = True
+            early = self.job.early_failure()
+            if early is not None:
+                return member_failed(early)
         if not self.probe.held() and self.job.outcome() is None:
             return leader_lost()
         return None
