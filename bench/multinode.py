@@ -147,8 +147,10 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
         if seen != want:
             raise RuntimeError(f"srun -N{nodes}: the workload saw {seen} nodes, not {want}")
         job_dir = next((base / "shared" / "jobs").glob("*"))
-        events = [json.loads(line) for line in
-                  (job_dir / "events.jsonl").read_text().splitlines() if line.strip()]
+        # one events.jsonl, or one file per member (events/<rank>.jsonl) in later layouts
+        files = [job_dir / "events.jsonl", *sorted((job_dir / "events").glob("*.jsonl"))]
+        events = [json.loads(line) for f in files if f.exists()
+                  for line in f.read_text().splitlines() if line.strip()]
         leader = next(e["rank"] for e in events if e.get("phase") == "workload")
         phases: dict[str, float] = {}
         for e in events:

@@ -204,7 +204,10 @@ def noticed(sw: SlurmWorld, job: str, victim: int | None, since: float) -> float
     """Seconds from ``since`` (wall time) until the last of the other members saw its running
     phase fail (the job's events.jsonl)."""
     firsts: dict[int, float] = {}
-    for line in (sw.job_dir(job) / "events.jsonl").read_text().splitlines():
+    job_dir = sw.job_dir(job)  # one events.jsonl, or events/<rank>.jsonl
+    lines = [line for f in [job_dir / "events.jsonl", *sorted((job_dir / "events").glob("*"))]
+             if f.exists() for line in f.read_text().splitlines() if line.strip()]
+    for line in lines:
         event = json.loads(line)
         if event.get("outcome") == "failed" and event.get("rank") != victim:
             end = event["start"] + event["duration"]
