@@ -122,7 +122,7 @@ CASES = [
          workload=("sleeper",), when=workload_started, action="kill-leader", bound=60,
          error="the leader"),
     Case("kill-follower-create", "SIGKILL of a follower during `kind create`",
-         "guardian marks it failed; the leader's watcher stops it, the outcome the others",
+         "guardian marks it failed (failed.json); every other member's watcher stops its running tool",
          env=SLOW_CREATE, workload=("sleeper",), when=three_containers, action="kill-follower",
          bound=25, error="was killed", notice=10),
     Case("kill-follower-workload", "SIGKILL of a follower while the workload runs",
