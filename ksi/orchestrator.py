@@ -23,6 +23,7 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from ksi import cluster, diagnostics, environment, federation, guardian, images, registry
 from ksi import constants as C
@@ -30,7 +31,7 @@ from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
 from ksi.exec import Runner
 from ksi.kube import Kube, user_kubeconfig
-from ksi.paths import private_dir, runtime_root, write_private
+from ksi.paths import is_dir, private_dir, runtime_root, why_not_creatable, write_private
 from ksi.plan import RunOptions, RunPlan, check_image, make_plan
 from ksi.ports import PortClaims, check_nodeport
 from ksi.progress import Progress
@@ -43,19 +44,11 @@ from ksi.tools.liqoctl import Liqoctl
 from ksi.tools.nerdctl import Nerdctl
 
 
-def check_inputs(opts: RunOptions) -> RunOptions:
+def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print) -> RunOptions:
     """Reject bad input before anything is created; return the options with paths resolved."""
-    script = opts.workload.expanduser()
-    if not script.exists():
-        raise UsageError(f"workload {script} does not exist",
-                         hint="give the path of a bash script")
-    if script.is_dir():
-        raise UsageError(f"workload {script} is a directory",
-                         hint="give the path of a bash script inside it")
-    if not os.access(script, os.R_OK):
-        raise UsageError(f"workload {script} is not readable", hint=f"chmod u+r {script}")
+    script = workload_mod.check(opts.workload.expanduser())
     workdir = opts.workdir.expanduser()
-    if not workdir.is_dir():
+    if not is_dir(workdir, "work directory (--workdir)"):
         raise UsageError(f"work directory {workdir} does not exist or is not a directory",
                          hint="pass an existing directory with --workdir")
     if not os.access(workdir, os.W_OK | os.X_OK):
@@ -80,6 +73,9 @@ def check_inputs(opts: RunOptions) -> RunOptions:
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
     if shared_dir.exists() or not opts.dry_run:  # a dry run creates nothing
         private_dir(shared_dir, what="shared directory (--shared-dir)")
+    elif (why := why_not_creatable(shared_dir)) is not None:
+        warn(f"warning: the shared directory {shared_dir} could not be created ({why}); "
+             "a real run would stop here (choose another --shared-dir)")
     return replace(opts, workload=script.resolve(), workdir=workdir.resolve(),
                    shared_dir=shared_dir, load_images=tuple(archives))
 
@@ -88,7 +84,7 @@ def run_member(opts: RunOptions) -> int:
     ctx = SlurmContext.from_env()
     out = Progress(node=ctx.node_name, rank=ctx.rank if ctx.in_slurm else None,
                    verbose=opts.verbose)
-    opts = check_inputs(opts)
+    opts = check_inputs(opts, warn=out.say)
     shutdown = Shutdown().install()
     try:
         return Member(opts, ctx, shutdown, out).run()
@@ -156,7 +152,11 @@ class Member:
                 self.out.say(teardown_error.one_line())
             raise error
         if teardown_error is not None:
-            if code == C.EXIT_OK:
+            if code == C.EXIT_OK:  # the workload ran and succeeded: ksi's failure, exit 125
+                teardown_error.workload_code = code
+                self._publish_outcome(Outcome("failed", teardown_error.run_code,
+                                              describe(teardown_error), whose="ksi",
+                                              cause=teardown_error.cause))
                 raise teardown_error
             self.out.say(teardown_error.one_line())
         if not self.opts.dry_run:
@@ -408,11 +408,13 @@ class Member:
         if self.ctx.members > 1:  # no proxy between the members
             env = environment.with_no_proxy(env, [r.address for r in records.values()])
         self._status("federated")
-        with self.phase("workload"):
+        with self.phase("workload") as step:
             code = workload_mod.run(self.opts.workload, self.opts.args, env=env,
                                     cwd=Path.cwd(), shutdown=self.shutdown,
                                     grace=self.opts.grace, deadline=self._workload_deadline())
-        self.job.publish_outcome(Outcome("finished", code))
+            if code != C.EXIT_OK:
+                step.fail(f"exit {code}", exit_code=code)
+        self.job.publish_outcome(Outcome("finished", code, whose="workload"))
         self._status("done")
         return code
 
@@ -476,9 +478,19 @@ class Member:
             self.record.error = error.message
             self.job.publish(self.record)
             if self.job.is_leader and self.job.outcome() is None:
-                self.job.publish_outcome(Outcome("failed", error.exit_code, describe(error)))
+                self.job.publish_outcome(Outcome("failed", error.run_code, describe(error),
+                                                 whose="ksi", cause=error.cause))
         except (OSError, KsiError):
             pass  # the shared filesystem failing must not stop teardown
+
+    def _publish_outcome(self, outcome: Outcome) -> None:
+        """Leader: record the run's final outcome (a record only: the followers have left)."""
+        if self.job is None or not self.job.is_leader:
+            return
+        try:
+            self.job.publish_outcome(outcome)
+        except (OSError, KsiError):
+            pass
 
     def _teardown(self, *, failed: bool = False, interrupted: bool = False
                   ) -> TeardownError | None:

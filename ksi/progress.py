@@ -27,6 +27,21 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return _SECRET_RE.sub(lambda m: m.group(1) + "<redacted>", text)
 
 
+class Step:
+    """What a phase's ``with`` block may say about itself: failed without an exception (a
+    workload that exited non-zero), with a note shown on its line."""
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.note = ""
+        self.fields: dict[str, object] = {}
+
+    def fail(self, note: str, **fields: object) -> None:
+        self.failed = True
+        self.note = note
+        self.fields.update(fields)
+
+
 class Progress:
     def __init__(self, *, node: str, rank: int | None, verbose: bool = False,
                  stream: IO[str] | None = None) -> None:
@@ -62,21 +77,26 @@ class Progress:
             pass  # events are a record, never a reason to fail a run
 
     @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
+    def phase(self, name: str) -> Iterator[Step]:
         start = time.time()
         t0 = time.monotonic()
         outcome = "ok"
+        step = Step()
         try:
-            yield
+            yield step
         except BaseException:
             outcome = "failed"
             raise
         finally:
             seconds = time.monotonic() - t0
+            if step.failed:
+                outcome = "failed"
             self.phases.append((name, seconds, outcome))
             mark = "✓" if outcome == "ok" else "✗"
-            self.say(f"{mark} {name} ({seconds:.1f}s)")
-            self.event(phase=name, start=start, duration=round(seconds, 3), outcome=outcome)
+            note = f" ({step.note})" if step.note else ""
+            self.say(f"{mark} {name}{note} ({seconds:.1f}s)")
+            self.event(phase=name, start=start, duration=round(seconds, 3), outcome=outcome,
+                       **step.fields)
 
     def summary(self, outcome: str) -> None:
         total = sum(s for _, s, _ in self.phases)
