@@ -425,3 +425,36 @@ def test_a_successful_run_keeps_no_diagnostics_unless_asked(world):
     res = world.ksi("run", "--collect-logs", PROBE, str(world.base / "b"))
     assert res.returncode == 0, res.stderr
     assert len(_diagnostics(world)) == 1
+
+
+# --- how the workload is run -----------------------------------------------------------------------
+
+def test_an_executable_workload_runs_by_its_shebang(world):
+    script = world.base / "work" / "w.py"
+    script.write_text("#!/usr/bin/env python3\nimport os, sys\n"
+                      "print(sys.argv[1:], os.environ['KSI_NAMESPACE'])\nsys.exit(3)\n")
+    script.chmod(0o755)
+    res = world.ksi("run", str(script), "a b")
+    assert res.returncode == 3, res.stderr
+    assert res.stdout == "['a b'] ksi-workload\n"
+    assert "syntax error" not in res.stderr
+
+
+def test_a_script_that_is_not_executable_runs_with_bash(world):
+    script = world.base / "work" / "w.sh"
+    script.write_text("[[ -n $BASH_VERSION ]] && echo bash $1\n")  # no shebang, mode 0644
+    res = world.ksi("run", str(script), "yes")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "bash yes\n"
+
+
+def test_a_shebang_naming_a_missing_interpreter_is_127_before_bring_up(world):
+    script = world.base / "work" / "w.py"
+    script.write_text("#!/nonexistent/python9\nprint(1)\n")
+    script.chmod(0o755)
+    res = world.ksi("run", str(script))
+    assert res.returncode == C.EXIT_NOT_FOUND, res.stderr
+    assert "its shebang names /nonexistent/python9, which does not exist" in res.stderr
+    assert res.stderr.splitlines()[-1] == ("ksi: exit 127: the workload was not found; it did "
+                                           "not run")
+    assert not world.containers()
