@@ -25,7 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from ksi import cluster, diagnostics, environment, federation, guardian, images, registry
+from ksi import cluster, diagnostics, environment, federation, guardian, housekeeping, images
+from ksi import registry
 from ksi import constants as C
 from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
@@ -253,6 +254,8 @@ class Member:
         role = "leader" if leader else "follower"
         self.out.say(f"{role} of {self.ctx.members} member(s); cluster {self.plan.cluster_name}; "
                      f"job directory {self.job.path}")
+        if leader:  # old finished job directories (``housekeeping``)
+            housekeeping.prune(self.opts.shared_dir, housekeeping.JOB_DIR_MAX_AGE_DAYS, job_state)
         return leader
 
     def _status(self, status: str) -> None:
