@@ -36,6 +36,7 @@ from ksi.paths import is_dir, private_dir, runtime_root, why_not_creatable, writ
 from ksi.plan import RunOptions, RunPlan, check_image, make_plan
 from ksi.ports import PortClaims, check_nodeport
 from ksi.progress import Progress
+from ksi.pullwatch import PullWatch
 from ksi.reaper import inventory, reap
 from ksi.rendezvous import JobDir, MemberRecord, Outcome, describe
 from ksi.signals import Shutdown
@@ -411,7 +412,8 @@ class Member:
         if self.ctx.members > 1:  # no proxy between the members
             env = environment.with_no_proxy(env, [r.address for r in records.values()])
         self._status("federated")
-        with self.phase("workload") as step:
+        with self.phase("workload") as step, PullWatch(self._kube, C.WORKLOAD_NAMESPACE,
+                                                       self.opts.shared_dir, self.out.say):
             code = workload_mod.run(self.opts.workload, self.opts.args, env=env,
                                     cwd=Path.cwd(), shutdown=self.shutdown,
                                     grace=self.opts.grace, deadline=self._workload_deadline())

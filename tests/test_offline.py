@@ -115,3 +115,23 @@ def test_without_bypass4netns_there_is_no_annotation(world):
     [container] = world.containers()
     assert not any(k.startswith("nerdctl/bypass4netns") for k in container["annotations"])
     assert world.ksi("delete", container["labels"]["io.x-k8s.kind.cluster"]).returncode == 0
+
+
+def test_an_image_that_cannot_be_pulled_is_named_with_the_fix_while_the_workload_runs(world):
+    from tests.doubles.kubeevents import image_pull_failure
+
+    events = world.base / "work" / "events.json"
+    items = image_pull_failure("ksi-workload", "hello-x1", "busybox:1.36")
+    items += image_pull_failure("ksi-workload", "hello-x2", "busybox:1.36")  # said once
+    events.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    script = world.base / "work" / "pull.sh"
+    # the kubelet's part, played by the test (--validate=false: the double serves no OpenAPI
+    # schema); then the workload waits as `kubectl wait` would
+    script.write_text(f"kubectl create --validate=false -f {events} >/dev/null && sleep 5\n")
+    res = world.ksi("run", str(script))
+    assert res.returncode == 0, res.stderr
+    archive = world.shared / "images" / "busybox_1.36.tar"
+    hints = [line for line in res.stderr.splitlines() if "cannot be pulled" in line]
+    assert hints == [f"[ksi] image busybox:1.36 cannot be pulled (pod ksi-workload/hello-x1: "
+                     f"ErrImagePull); offline node? on a login node run `ksi images save "
+                     f"busybox:1.36`, then `ksi run --load-image {archive} ...`"], res.stderr
