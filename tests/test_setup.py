@@ -596,8 +596,12 @@ def test_every_workload_has_a_readme_and_an_sbatch() -> None:
     for d in WORKLOAD_DIRS:
         readme = (d / "README.md").read_text()
         sbatch = (d / f"{d.name}.sbatch").read_text()
-        command = re.search(r"^srun ksi run (workloads/\S+)", sbatch, re.MULTILINE)
-        assert command, f"{d.name}.sbatch does not `srun ksi run` a workload"
+        # as `ksi submit` renders it: ksi by its absolute path, --kill-on-bad-exit=0
+        command = re.search(r'^srun --kill-on-bad-exit=0 "\$KSI" run (workloads/\S+)', sbatch,
+                            re.MULTILINE)
+        assert command, f"{d.name}.sbatch does not `srun ... ksi run` a workload"
+        assert re.search(r"^KSI=\$\(command -v ksi\) \|\| ", sbatch, re.MULTILINE)
+        assert "## Images" in readme, f"{d.name}/README.md does not say which images it needs"
         assert (ROOT / command.group(1)).is_file(), command.group(1)
         assert f"ksi run {command.group(1)}" in readme
         assert "srun -N" in readme and f"sbatch workloads/{d.name}/{d.name}.sbatch" in readme
