@@ -32,7 +32,8 @@ from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
 from ksi.exec import Runner
 from ksi.kube import Kube, user_kubeconfig
-from ksi.paths import is_dir, private_dir, runtime_root, why_not_creatable, write_private
+from ksi.paths import (is_dir, is_file, private_dir, runtime_root, stat_of, why_not_creatable,
+                       write_private)
 from ksi.plan import RunOptions, RunPlan, check_image, make_plan
 from ksi.ports import PortClaims, check_nodeport
 from ksi.progress import Progress
@@ -61,19 +62,21 @@ def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print) -> RunOp
     archives = []
     for archive in opts.load_images:
         path = archive.expanduser()
-        if not path.is_file() or not os.access(path, os.R_OK):
+        if not is_file(path, "image archive (--load-image)") or not os.access(path, os.R_OK):
             raise UsageError(f"image archive {archive} does not exist or is not a readable file",
                              hint="--load-image takes an archive written by `nerdctl save` "
                              "(or `ksi images save`)")
         archives.append(path.resolve())
-    if opts.liqo_chart is not None and not opts.liqo_chart.expanduser().is_dir():
+    if opts.liqo_chart is not None and not is_dir(opts.liqo_chart.expanduser(),
+                                                  "Liqo chart directory (--liqo-chart)"):
         raise UsageError(f"Liqo chart directory {opts.liqo_chart} does not exist",
                          hint="--liqo-chart takes the directory of an unpacked Liqo chart")
     if opts.port is not None:
         check_nodeport(opts.port)
     # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
-    if shared_dir.exists() or not opts.dry_run:  # a dry run creates nothing
+    what = "shared directory (--shared-dir)"
+    if stat_of(shared_dir, what) is not None or not opts.dry_run:  # a dry run creates nothing
         private_dir(shared_dir, what="shared directory (--shared-dir)")
     elif (why := why_not_creatable(shared_dir)) is not None:
         warn(f"warning: the shared directory {shared_dir} could not be created ({why}); "

@@ -45,16 +45,29 @@ def private_dir(path: Path, *, what: str = "directory") -> Path:
     return path
 
 
-def is_dir(path: Path, what: str) -> bool:
-    """``path.is_dir()``, but a path the OS cannot even look at (``ENAMETOOLONG``, ``ELOOP``,
-    ``EACCES`` on a parent) is bad input named as such, not an internal error."""
+def stat_of(path: Path, what: str) -> os.stat_result | None:
+    """``os.stat(path)``, None when it does not exist; a path the OS cannot even look at
+    (``ENAMETOOLONG``, ``ELOOP``, ``EACCES`` on a parent) is bad input named as such, not an
+    internal error."""
     try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
+        return os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return False
+        return None
     except OSError as exc:
         raise UsageError(f"cannot look at the {what} {path}: {exc.strerror}",
                          hint="give a shorter or accessible path") from None
+
+
+def is_dir(path: Path, what: str) -> bool:
+    """``path.is_dir()``, with ``stat_of``'s errors."""
+    st = stat_of(path, what)
+    return st is not None and stat.S_ISDIR(st.st_mode)
+
+
+def is_file(path: Path, what: str) -> bool:
+    """``path.is_file()``, with ``stat_of``'s errors."""
+    st = stat_of(path, what)
+    return st is not None and stat.S_ISREG(st.st_mode)
 
 
 def why_not_creatable(path: Path) -> str | None:

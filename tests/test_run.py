@@ -142,6 +142,11 @@ LONG = "x" * 300  # longer than NAME_MAX (255): ENAMETOOLONG
      "ERROR: work directory /nonexistent/dir does not exist"),
     (["run", "--workdir", f"/tmp/{LONG}", PROBE], {}, C.EXIT_KSI_FAILED,
      f"ERROR: cannot look at the work directory (--workdir) /tmp/{LONG}: File name too long"),
+    (["run", "--load-image", f"/tmp/{LONG}.tar", PROBE], {}, C.EXIT_KSI_FAILED,
+     f"ERROR: cannot look at the image archive (--load-image) /tmp/{LONG}.tar: File name too long"),
+    (["run", "--shared-dir", f"/tmp/{LONG}/ksi", PROBE], {}, C.EXIT_KSI_FAILED,
+     f"ERROR: cannot look at the shared directory (--shared-dir) /tmp/{LONG}/ksi: File name too "
+     "long"),
     (["run", "--timeout", "0", PROBE], {}, C.EXIT_KSI_FAILED,
      "ERROR: Invalid value for '--timeout'"),
     (["run", "--timeout", "nan", PROBE], {}, C.EXIT_KSI_FAILED,
