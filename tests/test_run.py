@@ -463,3 +463,22 @@ def test_a_shebang_naming_a_missing_interpreter_is_127_before_bring_up(world):
     assert res.stderr.splitlines()[-1] == ("ksi: exit 127: the workload was not found; it did "
                                            "not run")
     assert not world.containers()
+
+
+@pytest.mark.parametrize("workload_code,code", [(0, C.EXIT_KSI_FAILED), (3, 3)])
+def test_a_cluster_that_cannot_be_deleted_after_the_workload(world, workload_code, code):
+    res = world.ksi("run", PROBE, str(world.base / "out"), str(workload_code),
+                    env={"KSI_FAKE_FAIL": "kind-delete"})
+    assert res.returncode == code, res.stderr
+    assert "could not delete cluster ksi-p" in res.stderr
+    last = res.stderr.splitlines()[-1]
+    if workload_code == 0:  # ksi's failure, said to come after a successful workload
+        assert last == "ksi: exit 125: ksi failed (could not delete) after the workload exited 0"
+        [job] = world.shared.glob("jobs/*")
+        outcome = json.loads((job / "outcome.json").read_text())
+        assert (outcome["exit_code"], outcome["whose"], outcome["cause"]) == (
+            125, "ksi", "could not delete")
+    else:  # the workload's failure is the one to report
+        assert last == "ksi: exit 3 is the workload's"
+    cleanup = world.ksi("delete", "--stale")
+    assert cleanup.returncode == 0 and "deleted ksi-p" in cleanup.stdout, cleanup.stderr
