@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import time
 from dataclasses import replace
@@ -223,7 +224,7 @@ class Member:
             f"# cluster:    {plan.cluster_name} (rank {plan.rank} of {plan.members})",
             f"# api server: {plan.api_url}",
             f"# K8S_PORT:   {plan.k8s_port}",
-            f"# workload:   bash {self.opts.workload} {' '.join(self.opts.args)}".rstrip(),
+            f"# workload:   {shlex.join(workload_mod.argv_of(self.opts.workload, self.opts.args))}",
             f"# /app:       {plan.workdir}",
             f"# federation: {'Liqo ' + C.LIQO_VERSION if self.federate else 'none'}",
             f"# files:      {plan.run_dir}",
@@ -420,8 +421,9 @@ class Member:
             code = workload_mod.run(self.opts.workload, self.opts.args, env=env,
                                     cwd=Path.cwd(), shutdown=self.shutdown,
                                     grace=self.opts.grace, deadline=self._workload_deadline())
+            step.fields["exit_code"] = code
             if code != C.EXIT_OK:
-                step.fail(f"exit {code}", exit_code=code)
+                step.fail(f"exit {code}")
         self.job.publish_outcome(Outcome("finished", code, whose="workload"))
         self._status("done")
         return code
