@@ -8,8 +8,9 @@ it: its Slurm job is gone (job ids only; when Slurm cannot be asked, nothing is 
 outside Slurm, its ``leader.lock`` is gone (the leader removes it at its very end).
 
 A finished job directory older than ``JOB_DIR_MAX_AGE_DAYS`` days (7; its newest entry counts)
-is removed by the leader of every ``ksi run`` when it starts, and by ``ksi clean`` (any age with
-``--older-than``).  Only directories of this user are touched, symlinks never followed.
+is removed by the leader of every ``ksi run`` when it starts (within ``RUN_BUDGET`` seconds, so
+a slow Slurm controller cannot delay a run; the rest waits for the next run), and by ``ksi clean``
+(any age with ``--older-than``).  Only directories of this user are touched, symlinks never followed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from ksi.registry import LIVE_JOB_STATES
 #: finished job directories older than this are removed (README, "Files")
 JOB_DIR_MAX_AGE_DAYS = 7.0
 DAY = 86400.0
+#: seconds a ``ksi run`` spends on pruning at most
+RUN_BUDGET = 5.0
 
 
 def _newest_mtime(path: Path) -> float:
@@ -50,16 +53,21 @@ def finished(job_dir: Path, job_state: Callable[[str], str | None]) -> bool:
 
 
 def prunable(shared_dir: Path, older_than_days: float,
-             job_state: Callable[[str], str | None], now: float | None = None) -> list[Path]:
-    """The finished job directories of ``shared_dir`` older than ``older_than_days``."""
+             job_state: Callable[[str], str | None], now: float | None = None,
+             budget: float | None = None) -> list[Path]:
+    """The finished job directories of ``shared_dir`` older than ``older_than_days``; with a
+    ``budget`` (seconds), those found before it ran out (asking Slurm may be slow)."""
     jobs = shared_dir / "jobs"
     now = time.time() if now is None else now
+    stop = time.monotonic() + budget if budget is not None else None
     found = []
     try:
         entries = sorted(os.scandir(jobs), key=lambda e: e.name)
     except OSError:
         return []
     for entry in entries:
+        if stop is not None and time.monotonic() > stop:
+            break
         try:
             st = entry.stat(follow_symlinks=False)
             if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
@@ -75,11 +83,11 @@ def prunable(shared_dir: Path, older_than_days: float,
 
 
 def prune(shared_dir: Path, older_than_days: float,
-          job_state: Callable[[str], str | None], *, dry_run: bool = False
-          ) -> tuple[list[Path], list[str]]:
+          job_state: Callable[[str], str | None], *, dry_run: bool = False,
+          budget: float | None = None) -> tuple[list[Path], list[str]]:
     """Remove the prunable job directories; return (removed, errors).  Never raises."""
     removed, errors = [], []
-    for path in prunable(shared_dir, older_than_days, job_state):
+    for path in prunable(shared_dir, older_than_days, job_state, budget=budget):
         if dry_run:
             removed.append(path)
             continue

@@ -260,7 +260,8 @@ class Member:
         self.out.say(f"{role} of {self.ctx.members} member(s); cluster {self.plan.cluster_name}; "
                      f"job directory {self.job.path}")
         if leader:  # old finished job directories (``housekeeping``)
-            housekeeping.prune(self.opts.shared_dir, housekeeping.JOB_DIR_MAX_AGE_DAYS, job_state)
+            housekeeping.prune(self.opts.shared_dir, housekeeping.JOB_DIR_MAX_AGE_DAYS, job_state,
+                               budget=housekeeping.RUN_BUDGET)
         return leader
 
     def _status(self, status: str) -> None:
