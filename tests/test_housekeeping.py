@@ -74,3 +74,16 @@ def test_list_all_nodes_says_the_shared_dir_is_missing(world):
     assert res.returncode == 2
     assert res.stderr == ("ERROR: the shared directory /nonexistent does not exist (pass the "
                           "--shared-dir that `ksi run` used)\n")
+
+
+def test_a_slurm_job_dir_is_finished_only_when_slurm_says_the_job_is_gone(tmp_path):
+    from ksi.housekeeping import prunable
+
+    jobs = tmp_path / "jobs"
+    for name in ("101.0", "102.0", "103.0"):
+        (jobs / name).mkdir(parents=True)
+    states = {"101": "COMPLETED", "102": "RUNNING", "103": None}  # None: Slurm did not answer
+    later = time.time() + (JOB_DIR_MAX_AGE_DAYS + 1) * DAY
+    found = prunable(tmp_path, JOB_DIR_MAX_AGE_DAYS, states.get, now=later)
+    assert found == [jobs / "101.0"]
+    assert prunable(tmp_path, JOB_DIR_MAX_AGE_DAYS, states.get) == []  # too young
