@@ -78,7 +78,7 @@ def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print) -> RunOp
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
     what = "shared directory (--shared-dir)"
     if stat_of(shared_dir, what) is not None or not opts.dry_run:  # a dry run creates nothing
-        private_dir(shared_dir, what="shared directory (--shared-dir)")
+        private_dir(shared_dir, what=what)
     elif (why := why_not_creatable(shared_dir)) is not None:
         warn(f"warning: the shared directory {shared_dir} could not be created ({why}); "
              "a real run would stop here (choose another --shared-dir)")
