@@ -39,6 +39,7 @@ ENV = {
     "federation": "KSI_FEDERATION",
     "stale": "KSI_DELETE_STALE",
     "teardown_margin": "KSI_TEARDOWN_MARGIN",
+    "teardown_timeout": "KSI_TEARDOWN_TIMEOUT",
     "collect_logs": "KSI_COLLECT_LOGS",
     "load_images": "KSI_LOAD_IMAGES",
     "bypass4netns": "KSI_BYPASS4NETNS",
@@ -54,7 +55,10 @@ DEFAULT_TIMEOUT = 600.0  # seconds for the whole bring-up of one member
 DEFAULT_GRACE = 10.0  # seconds between SIGTERM and SIGKILL for the workload and tools
 DEFAULT_TOKEN_TTL = 24 * 3600  # seconds, outside Slurm (inside: the job's remaining time)
 MIN_TOKEN_TTL = 600  # the API server rejects shorter TokenRequests
-TEARDOWN_TIMEOUT = 20.0  # must fit inside Slurm's default KillWait of 30 s
+#: The one deadline of a whole teardown (diagnostics, cluster deletion, files, locks): Slurm's
+#: default KillWait is 30 s between SIGTERM and SIGKILL; 25 leaves 5 s for signal delivery
+#: slack and the interpreter's exit.  ``--teardown-timeout`` for sites with another KillWait.
+TEARDOWN_TIMEOUT = 25.0
 #: Stop the workload on our own this long before the job's end, so teardown finishes in time.
 TEARDOWN_MARGIN = 45.0
 
@@ -72,13 +76,14 @@ EXIT_NOT_FOUND = 127  # the workload (or its shebang's interpreter) was not foun
 EXIT_SIGNAL_BASE = 128  # 128 + signal number when ksi was stopped by a signal
 
 #: The other commands (list, delete, doctor, report, submit, images, clean) run no workload and
-#: keep short codes: 0 done, 1 internal error, 2 bad input, 3 this node lacks something (`ksi
-#: doctor`: a check failed), 4 the operation failed, 6 a step timed out, 7 could not delete.
+#: keep short codes: 0 done, 2 bad input, 3 this node lacks something (`ksi doctor`: a check
+#: failed), 4 the operation failed, 6 a step timed out, 7 could not delete, 8 internal error (a bug).
 CMD_USAGE = 2
 CMD_ENVIRONMENT = 3
 CMD_FAILED = 4
 CMD_TIMEOUT = 6
 CMD_TEARDOWN = 7
+EXIT_INTERNAL = 8  # other commands: an internal error in ksi (a bug); `ksi run`: 125
 # Old names, kept so code that raises errors does not change: each is a *cause*, and ``ksi run``
 # exits 125 (or 124 for a timeout) for all of them.
 EXIT_USAGE = CMD_USAGE

@@ -21,28 +21,31 @@ def reports_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ksi.errors import KsiError
+        from ksi.errors import InternalError, KsiError
 
         verbose = bool(kwargs.get("verbose"))
         try:
             return func(*args, **kwargs)
-        except KsiError as exc:
-            click.echo(exc.one_line(), err=True)
-            if verbose and exc.detail:
-                click.echo(exc.detail, err=True)
-            sys.exit(exc.exit_code)
-        except (click.ClickException, click.exceptions.Exit, SystemExit, BrokenPipeError):
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
         except Exception as exc:  # a bug: one line, the traceback only with -v
-            click.echo(f"ERROR: internal error: {type(exc).__name__}: {exc} "
-                       "(rerun with -v for the traceback and report it)", err=True)
-            if verbose:
-                import traceback
-
-                traceback.print_exc()
-            sys.exit(1)
+            error = exc if isinstance(exc, KsiError) else InternalError.from_exception(exc)
+            _echo_err(error.one_line())
+            if verbose and error.detail:
+                _echo_err(error.detail)
+            sys.exit(error.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _echo_err(line: str) -> None:
+    """One line on stderr; a closed or broken stderr loses it but changes no exit code."""
+    from ksi.progress import silence
+
+    try:
+        click.echo(line, err=True)
+    except (OSError, ValueError):
+        silence(sys.stderr)
 
 
 def runs_workload(func: F) -> F:
@@ -53,43 +56,35 @@ def runs_workload(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from ksi import constants as C
         from ksi import exits
-        from ksi.errors import KsiError
+        from ksi.errors import InternalError, KsiError
 
         verbose = bool(kwargs.get("verbose"))
         try:
             code = func(*args, **kwargs)
-        except KsiError as exc:
-            click.echo(exc.one_line(), err=True)
-            if verbose and exc.detail:
-                click.echo(exc.detail, err=True)
-            click.echo(exits.error_line(exc), err=True)
-            sys.exit(exc.run_code)
         except BrokenPipeError:
             # stdout closed early (`ksi run --dry-run w.sh | head -c 1`): stop as a tool killed
             # by SIGPIPE does, 128+13 -- not click's exit 1, which would read as the workload's
-            import os
             import signal
 
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            from ksi.progress import silence
+
+            silence(sys.stdout)
             code = C.EXIT_SIGNAL_BASE + signal.SIGPIPE
-            click.echo(f"ksi: exit {code}: ksi's stdout was closed (SIGPIPE)", err=True)
+            _echo_err(f"ksi: exit {code}: ksi's stdout was closed (SIGPIPE)")
             sys.exit(code)
         except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
-        except Exception as exc:  # a bug: one line, the traceback only with -v
-            click.echo(f"ERROR: internal error: {type(exc).__name__}: {exc} "
-                       "(rerun with -v for the traceback and report it)", err=True)
-            if verbose:
-                import traceback
-
-                traceback.print_exc()
-            click.echo(f"ksi: exit {C.EXIT_KSI_FAILED}: ksi failed (internal error), not the "
-                       "workload", err=True)
-            sys.exit(C.EXIT_KSI_FAILED)
+        except Exception as exc:  # a KsiError, or a bug: one line, the story only with -v
+            error = exc if isinstance(exc, KsiError) else InternalError.from_exception(exc)
+            _echo_err(error.one_line())
+            if verbose and error.detail:
+                _echo_err(error.detail)
+            _echo_err(exits.error_line(error))
+            sys.exit(error.run_code)
         if kwargs.get("dry_run"):
-            click.echo(f"ksi: exit {code}: dry run, no workload ran", err=True)
+            _echo_err(f"ksi: exit {code}: dry run, no workload ran")
         else:
-            click.echo(exits.workload_line(code), err=True)
+            _echo_err(exits.workload_line(code))
         sys.exit(code)
 
     return wrapper  # type: ignore[return-value]
