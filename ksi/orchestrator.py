@@ -188,6 +188,8 @@ class Member:
         except KsiError as exc:
             error = exc.located(node=self.ctx.node_name, rank=self.ctx.rank,
                                 phase=self.phase_name)
+        except BrokenPipeError:  # our stdout closed (`--dry-run | head -c 1`): not a bug
+            raise  # (teardown still runs; the CLI exits 128+SIGPIPE, see ksi.cli._common)
         except Exception as exc:  # noqa: BLE001 - a bug: still tear down, still tell the others
             error = InternalError.from_exception(exc).located(
                 node=self.ctx.node_name, rank=self.ctx.rank, phase=self.phase_name)
