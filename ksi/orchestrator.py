@@ -3,7 +3,7 @@ one teardown that unwinds them (see ``ksi.steps``).
 
 The steps, chosen for the member's role once the election is done:
 
-    common:     rendezvous -> watch the others -> reap stale clusters -> register cluster
+    common:     rendezvous -> reap stale clusters -> register cluster -> watch the others
                 -> prepare tools
                 -> load node image from cache -> create cluster -> wait for nodes
                 -> start image loads
@@ -245,12 +245,12 @@ class Member:
         return [
             Step("check tools", self._require_tools, phase=False),
             Step("rendezvous", self._join, Undo("leave rendezvous", self._leave)),
-            Step("watch the others", self._watch, Undo("stop watching",
-                                                       lambda _s: self._unwatch()), phase=False),
             Step("reap stale clusters", self._reap_stale, phase=False),
             Step("register cluster", self._register,
                  Undo("delete cluster", self._delete_cluster, reserve=DELETE_RESERVE),
                  phase=False),
+            Step("watch the others", self._watch, Undo("stop watching",
+                                                       lambda _s: self._unwatch()), phase=False),
             Step("prepare tools", self._prepare_tools_env, phase=False),
             Step("load node image from cache", self._node_image_from_cache, phase=False),
             Step("create cluster", self._create_cluster,
@@ -322,8 +322,8 @@ class Member:
             *[f"# steps ({role}): " + " -> ".join(
                 common + [s.name for s in self.role_steps(role)]) for role in roles],
             f"# teardown:   within {self.opts.teardown_timeout:g}s, last step first: "
-            "stop image loads, collect diagnostics (on failure), delete cluster, "
-            "stop watching, leave rendezvous, release ports",
+            "stop image loads, collect diagnostics (on failure), stop watching, "
+            "delete cluster, leave rendezvous, release ports",
         ]
         print("\n".join(lines))
         print(cluster.render_config(plan), end="")
