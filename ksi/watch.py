@@ -7,7 +7,7 @@ stopped before the workload (leader) or the wait for the outcome (follower, whos
 same checks).  Once a second it looks for bad news and, when it finds some, raises the shutdown
 flag with that news (``Shutdown.fail``): the tool running at that moment (kind, liqoctl, the
 readiness wait) is stopped like on a signal, the member tears down, and its error line is the
-news ("the leader's process is gone", "member rank 2 on node3 failed ..."), the error of another member (README "Exit codes").
+news ("the leader's process is gone", "member rank 2 on node3 failed ...").
 
 What each role watches, and what it costs on the shared filesystem (every operation is a round
 trip to the server on NFS or Lustre, so the watch is kept to two per second for a follower):
