@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -94,7 +95,7 @@ def strace_count(pid: int, seconds: float) -> tuple[float, dict[str, int]]:
     return sum(counts.values()) / seconds, counts
 
 
-def one(members: int, spread: float, measure: float) -> dict[str, object]:
+def one(members: int, spread: float, measure: float) -> dict[str, Any]:
     base = Path(tempfile.mkdtemp(prefix="ksi-bench-rdv-"))
     shared, out = base / "shared", base / "out"
     shared.mkdir(mode=0o700)
@@ -138,7 +139,7 @@ def one(members: int, spread: float, measure: float) -> dict[str, object]:
             "leader_calls": leader_ops[1]}
 
 
-def run(members_list: list[int], spread: float, repeat: int, log=print) -> list[dict[str, object]]:
+def run(members_list: list[int], spread: float, repeat: int, log=print) -> list[dict[str, Any]]:
     rows = []
     for members in members_list:
         tries = [one(members, spread, measure=min(2.0, spread - 1.5)) for _ in range(repeat)]
@@ -147,22 +148,22 @@ def run(members_list: list[int], spread: float, repeat: int, log=print) -> list[
                 f"follower {t['follower_ops']:.1f} ops/s, leader {t['leader_ops']:.1f} ops/s")
         rows.append({
             "members": members,
-            "release": statistics.median(t["release"] for t in tries),  # type: ignore[misc]
-            "release_max": max(t["release"] for t in tries),  # type: ignore[type-var]
-            "follower_ops": statistics.median(t["follower_ops"] for t in tries),  # type: ignore[misc]
-            "leader_ops": statistics.median(t["leader_ops"] for t in tries),  # type: ignore[misc]
+            "release": statistics.median(t["release"] for t in tries),
+            "release_max": max(t["release"] for t in tries),
+            "follower_ops": statistics.median(t["follower_ops"] for t in tries),
+            "leader_ops": statistics.median(t["leader_ops"] for t in tries),
             "follower_calls": tries[0]["follower_calls"], "leader_calls": tries[0]["leader_calls"],
         })
     return rows
 
 
-def table(rows: list[dict[str, object]]) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
     out = ["| members | release after the last arrival s (median, max) | fs ops/s of a waiting "
            "follower | fs ops/s of the waiting leader | a follower's calls |",
            "| --- | --- | --- | --- | --- |"]
     for r in rows:
-        calls = ", ".join(f"{k} {v}" for k, v in sorted(r["follower_calls"].items(),  # type: ignore[union-attr]
-                                                          key=lambda kv: -kv[1]))
+        counts = sorted(r["follower_calls"].items(), key=lambda kv: -kv[1])
+        calls = ", ".join(f"{k} {v}" for k, v in counts)
         out.append(f"| {r['members']} | {r['release']:.2f} ({r['release_max']:.2f}) | "
                    f"{r['follower_ops']:.1f} | {r['leader_ops']:.1f} | {calls or '-'} |")
     return "\n".join(out)
