@@ -123,6 +123,11 @@ class RunPlan:
         return self.run_dir / "ca.crt"
 
     @property
+    def shim_dir(self) -> Path:
+        """The nerdctl shim put first on kind's PATH for --bypass4netns."""
+        return self.run_dir / "shim"
+
+    @property
     def config_file(self) -> Path:
         return self.run_dir / "kind-config.yaml"
 

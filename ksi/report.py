@@ -1,8 +1,9 @@
 """Where the time of a ``ksi run`` went: the phase table and the timeline of ``ksi report``.
 
-Input is the events file every member of a job step appends to (``<job dir>/events.jsonl``,
-written by ``ksi.progress``): one JSON object per line, ``{node, rank, pid, phase, start,
-duration, outcome}``, ``start`` in seconds since the epoch.  A line that is not such an object
+Input is the events files of a job directory (one per member, ``rendezvous.event_files``, and
+the single ``events.jsonl`` of older runs), or one such file, written by ``ksi.progress``: one
+JSON object per line, ``{node, rank, pid, phase, start, duration, outcome}``, ``start`` in
+seconds since the epoch.  A line that is not such an object
 (a member killed mid-write, a foreign file) is skipped and counted, never fatal.
 
 Members are identified by (node, rank) and shown as ``node1 r0`` (just ``node1`` outside Slurm,
@@ -24,7 +25,6 @@ from typing import Any
 
 from ksi.errors import UsageError
 
-EVENTS_FILE = "events.jsonl"
 TIMELINE_FILE = "timeline.png"
 #: the hint printed when matplotlib is missing
 PNG_HINT = "pip install 'ksi[report]'"
@@ -68,9 +68,8 @@ class Member:
 
 
 def events_path(target: Path) -> Path:
-    """The events file of a job directory, or ``target`` itself when it is a file."""
-    target = target.expanduser()
-    return target / EVENTS_FILE if target.is_dir() else target
+    """What ``ksi report`` reads: a job directory, or one events file."""
+    return target.expanduser()
 
 
 def _parse(record: Any) -> Event | None:
@@ -93,18 +92,29 @@ def _parse(record: Any) -> Event | None:
                  outcome if isinstance(outcome, str) else "failed")
 
 
-def load_events(path: Path) -> tuple[list[Event], int]:
-    """The events of ``path`` sorted by start, and how many non-blank lines were malformed.
+def _read(path: Path) -> str:
+    from ksi.rendezvous import event_files
 
-    Raises ``UsageError`` (exit 2) when the file is missing, unreadable or holds no event.
-    """
+    files = event_files(path) if path.is_dir() else [path]
+    if not files:
+        raise UsageError(f"no events files in {path}",
+                         hint="give a job directory (~/.ksi/jobs/JOB.STEP) or an events file")
     try:
-        text = path.read_text(errors="replace")
+        return "\n".join(f.read_text(errors="replace") for f in files)
     except FileNotFoundError:
         raise UsageError(f"no events file {path}",
-                         hint="give a job directory (~/.ksi/jobs/JOB.STEP) or its events.jsonl")
+                         hint="give a job directory (~/.ksi/jobs/JOB.STEP) or an events file")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}")
+
+
+def load_events(path: Path) -> tuple[list[Event], int]:
+    """The events of ``path`` (a job directory: every member's file; or one file) sorted by
+    start, and how many non-blank lines were malformed.
+
+    Raises ``UsageError`` (exit 2) when there is no file, it is unreadable or holds no event.
+    """
+    text = _read(path)
     events: list[Event] = []
     bad = 0
     for line in text.splitlines():
@@ -335,7 +345,14 @@ def title(source: Path, summary: Summary) -> str:
     """``ksi run 1234.0: 3 members, 212s, started 2026-01-01 12:00:00`` (local time)."""
     import time
 
-    name = source.parent.name if source.name == EVENTS_FILE else source.name
+    from ksi.rendezvous import EVENTS_DIR, OLD_EVENTS_FILE
+
+    if source.is_dir():
+        name = source.name
+    elif source.parent.name == EVENTS_DIR:
+        name = source.parent.parent.name
+    else:
+        name = source.parent.name if source.name == OLD_EVENTS_FILE else source.name
     count = len(summary.members)
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary.t0))
     return (f"ksi run {name}: {count} member{'s' if count != 1 else ''}, "

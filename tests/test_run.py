@@ -182,7 +182,7 @@ def test_verbose_shows_commands_but_never_the_token(world):
     assert "$ kind create cluster --name ksi-p" in res.stderr
     token = (out / "token").read_text()
     assert token not in res.stderr and token not in res.stdout
-    events = list(world.shared.glob("jobs/*/events.jsonl"))
+    events = list(world.shared.glob("jobs/*/events/0.jsonl"))
     assert events and all(token not in e.read_text() for e in events)
 
 

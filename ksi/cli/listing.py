@@ -20,12 +20,12 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 def _all_nodes(shared_dir: Path, job_state: Callable[[str], str | None]) -> None:
     """One row per member of every live job step with a job directory in ``shared_dir``."""
     from ksi.registry import LIVE_JOB_STATES
-    from ksi.rendezvous import read_members
+    from ksi.rendezvous import ended, job_dirs, read_members
 
     rows: list[tuple[str, ...]] = [("JOB", "RANK", "NODE", "CLUSTER", "STATUS")]
-    for job_dir in sorted((shared_dir / "jobs").glob("*.*")):
+    for job_dir in job_dirs(shared_dir):
         job_id = job_dir.name.split(".")[0]
-        if not job_id.isdigit() or (job_dir / "outcome.json").exists():
+        if not job_id.isdigit() or ended(job_dir):
             continue
         if job_state(job_id) not in LIVE_JOB_STATES:
             continue

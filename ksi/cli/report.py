@@ -20,8 +20,8 @@ from ksi.cli._common import reports_errors
 def report(jobdir: Path, png: Path | None, as_json: bool, verbose: bool) -> None:
     """Show where the time of a run went, per phase and node.
 
-    JOBDIR is a job directory (~/.ksi/jobs/JOB.STEP, see --shared-dir of `ksi run`) or the
-    events.jsonl in it.  Prints one row per phase (seconds per member, and the slowest) and
+    JOBDIR is a job directory (~/.ksi/jobs/JOB.STEP, see --shared-dir of `ksi run`) or one
+    events file in it.  Prints one row per phase (seconds per member, and the slowest) and
     draws a timeline with one lane per member (needs matplotlib: pip install 'ksi[report]').
     """
     import json
@@ -39,7 +39,8 @@ def report(jobdir: Path, png: Path | None, as_json: bool, verbose: bool) -> None
         click.echo(json.dumps(rep.as_json(summary, source, malformed), indent=1))
     else:
         click.echo(rep.format_table(summary), nl=False)
-    target = png.expanduser() if png is not None else source.parent / rep.TIMELINE_FILE
+    default = (source if source.is_dir() else source.parent) / rep.TIMELINE_FILE
+    target = png.expanduser() if png is not None else default
     title = rep.title(source, summary)
     try:
         rep.draw_timeline(events, target, title=title)
