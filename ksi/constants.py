@@ -23,6 +23,16 @@ NODEPORT_MIN, NODEPORT_MAX = 30000, 32767
 #: containerPort of the Liqo WireGuard gateway NodePort on followers (inside the cluster).
 GATEWAY_NODE_PORT = 30999
 
+#: The phases of ``ksi run`` in the order they run: the names of the progress lines and events
+#: (``ksi.progress``), of the steps that show them (``ksi.orchestrator``, ``ksi.bringup``) and
+#: of the rows and colours of ``ksi report``.
+PHASES = (
+    "rendezvous", "reap stale clusters", "load node image from cache", "create cluster",
+    "wait for nodes", "load images", "install Liqo", "wait for members", "peer",
+    "virtual nodes", "credentials", "offload namespace", "workload", "wait for leader",
+    "collect diagnostics", "delete cluster",
+)
+
 # --- environment variables (options) -------------------------------------------------------------
 ENV = {
     "workdir": "KSI_WORKDIR",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ksi import constants as C
 from ksi.errors import UsageError
 
 TIMELINE_FILE = "timeline.png"
@@ -235,27 +236,13 @@ def as_json(summary: Summary, source: Path, malformed: int) -> dict[str, Any]:
     }
 
 
-#: Fixed colours for the phases ``ksi run`` records (ksi/orchestrator.py), so that a phase looks
+#: Fixed colours for the phases ``ksi run`` records (``constants.PHASES``, in that order), so that a phase looks
 #: the same in every report; related phases share a hue (the workload and the followers' wait
 #: for it).  No red: red marks failure.  Other phase names take ``_SPARE_COLOURS`` in turn.
-PHASE_COLOURS = {
-    "rendezvous": "#7f7f7f",
-    "reap stale clusters": "#c7c7c7",
-    "load node image from cache": "#c49c94",
-    "create cluster": "#1f77b4",
-    "wait for nodes": "#aec7e8",
-    "load images": "#8c564b",
-    "install Liqo": "#ff7f0e",
-    "wait for members": "#ffbb78",
-    "peer": "#2ca02c",
-    "virtual nodes": "#98df8a",
-    "credentials": "#bcbd22",
-    "offload namespace": "#17becf",
-    "workload": "#9467bd",
-    "wait for leader": "#c5b0d5",
-    "collect diagnostics": "#e377c2",
-    "delete cluster": "#dbdb8d",
-}
+PHASE_COLOURS = dict(zip(C.PHASES, (
+    "#7f7f7f", "#c7c7c7", "#c49c94", "#1f77b4", "#aec7e8", "#8c564b", "#ff7f0e", "#ffbb78",
+    "#2ca02c", "#98df8a", "#bcbd22", "#17becf", "#9467bd", "#c5b0d5", "#e377c2", "#dbdb8d",
+), strict=True))
 _SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#7b4173", "#5254a3", "#8ca252",
                   "#bd9e39", "#a55194", "#6b6ecf", "#b5cf6b", "#e7ba52", "#ce6dbd")
 

@@ -97,6 +97,12 @@ class SlurmContext:
         )
 
 
+#: Job states in which a job's clusters are alive; any other state, or a job Slurm no longer
+#: knows, means they are stale.
+LIVE_JOB_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED",
+                             "RESIZING", "REQUEUED", "SIGNALING", "STAGE_OUT"})
+
+
 def scontrol_fields(kind: str, name: str, timeout: float = 10.0) -> dict[str, str]:
     """``scontrol show KIND NAME -o`` as a dict; empty when Slurm does not answer."""
     from ksi.exec import Runner

@@ -19,8 +19,8 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 def _all_nodes(shared_dir: Path, job_state: Callable[[str], str | None]) -> None:
     """One row per member of every live job step with a job directory in ``shared_dir``."""
-    from ksi.registry import LIVE_JOB_STATES
     from ksi.rendezvous import ended, job_dirs, read_members
+    from ksi.slurm import LIVE_JOB_STATES
 
     rows: list[tuple[str, ...]] = [("JOB", "RANK", "NODE", "CLUSTER", "STATUS")]
     for job_dir in job_dirs(shared_dir):
