@@ -6,6 +6,8 @@ wins over the environment, the environment over the default.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # --- pinned versions ---------------------------------------------------------------------------
 #: kind v0.29.0's node image for Kubernetes v1.33.1, pinned by digest (kind release notes).
 DEFAULT_NODE_IMAGE = (
@@ -61,6 +63,8 @@ ENV = {
 }
 
 # --- defaults ------------------------------------------------------------------------------------
+#: --shared-dir of every command: on a filesystem all nodes share (rendezvous, events, images)
+DEFAULT_SHARED_DIR = Path("~/.ksi")
 DEFAULT_TIMEOUT = 600.0  # seconds for the whole bring-up of one member
 DEFAULT_GRACE = 10.0  # seconds between SIGTERM and SIGKILL for the workload and tools
 DEFAULT_TOKEN_TTL = 24 * 3600  # seconds, outside Slurm (inside: the job's remaining time)

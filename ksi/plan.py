@@ -53,7 +53,7 @@ class RunOptions:
     keep: bool = False
     dry_run: bool = False
     verbose: bool = False
-    shared_dir: Path = Path("~/.ksi")
+    shared_dir: Path = C.DEFAULT_SHARED_DIR
     api_address: str | None = None
     grace: float = C.DEFAULT_GRACE
     token_ttl: int | None = None

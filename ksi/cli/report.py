@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ksi.cli._common import reports_errors
+from ksi.cli._common import reports_errors, verbose_option
 
 
 @click.command()
@@ -15,9 +15,9 @@ from ksi.cli._common import reports_errors
               help="Where to draw the timeline. Default: timeline.png next to the events file.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the table as one JSON object instead of text.")
-@click.option("-v", "--verbose", is_flag=True, help="Show full errors.")
+@verbose_option("Show full errors.")
 @reports_errors
-def report(jobdir: Path, png: Path | None, as_json: bool, verbose: bool) -> None:
+def report(jobdir: Path, png: Path | None, as_json: bool) -> None:
     """Show where the time of a run went, per phase and node.
 
     JOBDIR is a job directory (~/.ksi/jobs/JOB.STEP, see --shared-dir of `ksi run`) or one
