@@ -9,7 +9,7 @@ import os
 from dataclasses import replace
 from typing import Callable
 
-from ksi import cluster, diagnostics, environment, guardian, images, registry
+from ksi import cluster, diagnostics, guardian, images, registry
 from ksi import constants as C
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError
 from ksi.paths import private_dir, runtime_root
@@ -18,6 +18,7 @@ from ksi.reaper import inventory, reap
 from ksi.rendezvous import JobDir, MemberRecord
 from ksi.runstate import RunState
 from ksi.slurm import job_state, node_address
+from ksi.tools.env import ToolEnv
 
 StepFn = Callable[[RunState], None]
 UndoFn = Callable[[RunState, float], None]
@@ -127,22 +128,13 @@ def register(s: RunState) -> None:
 
 
 def prepare_tools(s: RunState) -> None:
-    """Proxies and the bypass4netns shim for the tools (see ``environment``)."""
-    plan = s.plan
-    base = environment.with_no_proxy(os.environ, [plan.api_address, plan.pod_subnet,
-                                                  plan.service_subnet])
-    kind_env = dict(base)
-    if s.opts.bypass4netns:
-        environment.write_nerdctl_shim(plan.shim_dir, base,
-                                       [plan.pod_subnet, plan.service_subnet])
-        kind_env = environment.with_shim(base, plan.shim_dir)
-    s.kind.env.update(kind_env)
-    s.liqo.env.update(base)
+    """The one environment of the tools: proxies, the bypass4netns shim (``tools.env``)."""
+    s.use_tools(ToolEnv.for_run(s.plan, bypass4netns=s.opts.bypass4netns))
 
 
 def node_image(s: RunState) -> None:
     """Load the node image from the shared cache when this node lacks it (offline nodes)."""
-    image = images.load_node_image(s.runner, dict(s.liqo.env), s.opts.shared_dir,
+    image = images.load_node_image(s.runner, dict(s.tools.base), s.opts.shared_dir,
                                    s.plan.image, phase=s.phase, say=s.out.say)
     if image != s.plan.image:
         s.plan_ = replace(s.plan, image=image)
@@ -172,7 +164,7 @@ def wait_ready(s: RunState) -> None:
 
 
 def start_loader(s: RunState) -> None:
-    s.loader = images.Loader(s.kind.env, s.plan.cluster_name, list(s.opts.load_images),
+    s.loader = images.Loader(dict(s.tools.kind), s.plan.cluster_name, list(s.opts.load_images),
                              log=s.out.debug).start()
 
 

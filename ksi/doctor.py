@@ -277,32 +277,6 @@ def check_subids(view: SystemView) -> Check:
 
 
 # --- the tools -----------------------------------------------------------------------------------
-def _kubectl_version(out: str) -> str:
-    return str(json.loads(out)["clientVersion"]["gitVersion"])
-
-
-def _line(pattern: str) -> Callable[[str], str]:
-    def parse(out: str) -> str:
-        match = re.search(pattern, out, re.MULTILINE)
-        if match is None:
-            raise ValueError(f"no line matches {pattern!r}")
-        return match[1]
-
-    return parse
-
-
-#: tool -> (argv, parser of its stdout into a version); each format as the tool prints it:
-#: ``kind v0.29.0 go1.24.2 linux/amd64`` (kind pkg/cmd/kind/version), ``nerdctl version 2.1.2``,
-#: kubectl's clientVersion.gitVersion, ``Client version: v1.0.0`` (liqoctl
-#: pkg/liqoctl/version/handler.go).
-TOOLS: dict[str, tuple[tuple[str, ...], Callable[[str], str]]] = {
-    "kind": (("kind", "version"), _line(r"^kind (\S+)")),
-    "nerdctl": (("nerdctl", "--version"), _line(r"^nerdctl version (\S+)")),
-    "kubectl": (("kubectl", "version", "--client", "-o", "json"), _kubectl_version),
-    "liqoctl": (("liqoctl", "version", "--client"), _line(r"^Client version: (\S+)")),
-}
-
-
 def version_numbers(version: str) -> tuple[int, ...]:
     """``v1.32.4-dispatcher`` -> (1, 32, 4); ValueError when it starts with no number."""
     match = re.match(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", version.strip())
@@ -336,6 +310,7 @@ def check_tool(tool: str, view: SystemView, *, timeout: float = TOOL_TIMEOUT,
                run_version: bool = True) -> Check:
     """``tool`` on PATH, and (``run_version``) its version inside :data:`TESTED`."""
     from ksi.exec import Runner
+    from ksi.tools import versions
 
     optional = tool in MULTI_NODE_TOOLS
     bad = WARN if optional else FAIL
@@ -347,11 +322,9 @@ def check_tool(tool: str, view: SystemView, *, timeout: float = TOOL_TIMEOUT,
                                                        if optional else ""), install)
     if not run_version:
         return Check(tool, PASS, f"at {path}")
-    argv, parse = TOOLS[tool]
-    command = " ".join(argv)
+    command = versions.command(tool)
     try:
-        out = Runner(grace=1.0).run(list(argv), timeout=timeout, env=view.env).stdout
-        version = parse(out)
+        version = versions.version(tool, Runner(grace=1.0), view.env, timeout)
         version_numbers(version)
     except CommandError as exc:
         if exc.timed_out:
@@ -484,7 +457,9 @@ def node_checks(view: SystemView, shared_dir: Path, address: str, *,
     checks = [check_cgroup_v2(view), check_delegation(view), *check_modules(view),
               check_inotify(view), check_containerd(view), check_linger(view),
               check_subids(view)]
-    checks += [check_tool(tool, view, timeout=tool_timeout) for tool in TOOLS]
+    from ksi.tools.versions import VERSION_COMMANDS
+
+    checks += [check_tool(tool, view, timeout=tool_timeout) for tool in VERSION_COMMANDS]
     checks += [check_shared_dir(shared_dir, view), check_ports(address)]
     return checks
 

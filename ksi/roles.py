@@ -69,7 +69,7 @@ def credentials(s: RunState) -> None:
     write_private(plan.ca_file, creds.ca_pem)
     write_private(plan.kubeconfig, user_kubeconfig(plan.context_name, creds,
                                                    C.WORKLOAD_NAMESPACE))
-    env = dict(s.liqo.env)  # the proxy settings of the tools, NO_PROXY extended
+    env = dict(s.tools.base)  # the proxy settings of the tools, NO_PROXY extended
     env.update({
         "K8S_CLUSTER_NAME": plan.context_name,
         "K8S_CLUSTER_API": plan.api_url,

@@ -27,6 +27,7 @@ from ksi.progress import Progress
 from ksi.rendezvous import JobDir, MemberRecord
 from ksi.signals import Shutdown
 from ksi.slurm import SlurmContext, job_end_time
+from ksi.tools.env import ToolEnv
 from ksi.tools.kind import Kind
 from ksi.tools.liqoctl import Liqoctl
 
@@ -43,6 +44,8 @@ class RunState:
     kind: Kind
     liqo: Liqoctl
     claims: PortClaims
+    #: the tools' environment; ``prepare tools`` replaces it with the run's own
+    tools: ToolEnv = field(default_factory=ToolEnv.current)
     started: float = field(default_factory=time.monotonic)
     #: the job's end (epoch seconds) when Slurm gives it a time limit
     job_end: float | None = None
@@ -61,9 +64,17 @@ class RunState:
     def start(cls, opts: RunOptions, ctx: SlurmContext, shutdown: Shutdown,
               out: Progress) -> "RunState":
         runner = Runner(shutdown, grace=3.0, log=out.debug)
+        tools = ToolEnv.current()
         return cls(opts=opts, ctx=ctx, shutdown=shutdown, out=out, runner=runner,
-                   kind=Kind(runner), liqo=Liqoctl(runner), claims=PortClaims(runtime_root()),
+                   kind=Kind(runner, dict(tools.kind)), liqo=Liqoctl(runner, dict(tools.base)),
+                   claims=PortClaims(runtime_root()), tools=tools,
                    job_end=job_end_time(ctx.job_id) if ctx.job_id else None)
+
+    def use_tools(self, tools: ToolEnv) -> None:
+        """From now on every tool runs in ``tools``' environment."""
+        self.tools = tools
+        self.kind = Kind(self.runner, dict(tools.kind))
+        self.liqo = Liqoctl(self.runner, dict(tools.base))
 
     # --- what the steps made -------------------------------------------------------------------
     @property
