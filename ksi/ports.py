@@ -20,16 +20,21 @@ from ksi.errors import UsageError
 from ksi.paths import private_dir, remove_quietly
 
 
-def bindable(port: int, proto: str = "tcp", address: str = "0.0.0.0") -> bool:
-    """True when ``port`` can be bound on ``address`` right now."""
+def bind_error(port: int, proto: str = "tcp", address: str = "0.0.0.0") -> OSError | None:
+    """Why ``port`` cannot be bound on ``address`` right now; None when it can."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, kind) as sock:
         try:
             sock.bind((address, port))
-        except OSError:
-            return False
-    return True
+        except OSError as exc:
+            return exc
+    return None
+
+
+def bindable(port: int, proto: str = "tcp", address: str = "0.0.0.0") -> bool:
+    """True when ``port`` can be bound on ``address`` right now."""
+    return bind_error(port, proto, address) is None
 
 
 def kernel_port(proto: str = "tcp", address: str = "0.0.0.0") -> int:

@@ -54,7 +54,8 @@ def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> boo
     return value
 
 
-def verbose_option(help: str = "Show every command ksi runs and the full errors.") -> Callable[[F], F]:
+def verbose_option(help: str = "Show every command ksi runs and the full errors."
+                   ) -> Callable[[F], F]:
     """``-v``/``--verbose`` (``KSI_VERBOSE``): sets ``App.verbose``, not a parameter."""
     return click.option("-v", "--verbose", envvar=C.ENV["verbose"], is_flag=True,
                         expose_value=False, is_eager=True, callback=_set_verbose,

@@ -7,7 +7,6 @@ from typing import Callable
 
 import click
 
-from ksi import constants as C
 from ksi.cli._common import App, pass_app, reports_errors, shared_dir_option, verbose_option
 
 
