@@ -14,7 +14,6 @@ import errno
 import os
 import subprocess
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
