@@ -48,12 +48,15 @@ from ksi.rendezvous import Outcome, describe
 from ksi.runstate import RunState
 from ksi.signals import Shutdown
 from ksi.slurm import SlurmContext
-from ksi.steps import Bringup, Step, Undo
+from ksi.steps import DEFAULT_RESERVE, Bringup, Step, Undo
 
 __all__ = ["Member", "check_inputs", "run_member"]
 
 #: seconds kept free for ``kind delete`` at the end of the teardown deadline
 DELETE_RESERVE = 12.0
+#: the most stopping a ``kind load`` may take (its process group: TERM, 3 s, KILL), so that a
+#: hanging one leaves the diagnostics their time
+STOP_LOADS_BUDGET = 6.0
 
 
 def run_member(opts: RunOptions) -> int:
@@ -76,12 +79,12 @@ class Member:
         self.bringup = Bringup(state.phase)
 
     def step(self, name: str, do: B.StepFn, undo: tuple[str, B.UndoFn] | None = None,
-             *, phase: bool = True, reserve: float | None = None) -> Step:
+             *, phase: bool = True, reserve: float = DEFAULT_RESERVE,
+             budget: float | None = None) -> Step:
         """A step whose functions take the run state."""
         made = None
         if undo is not None:
-            made = Undo(undo[0], partial(undo[1], self.s),
-                        **({"reserve": reserve} if reserve is not None else {}))
+            made = Undo(undo[0], partial(undo[1], self.s), reserve=reserve, budget=budget)
         return Step(name, partial(do, self.s), made, phase=phase)
 
     def common_steps(self) -> list[Step]:
@@ -98,7 +101,7 @@ class Member:
             st("create cluster", B.create, ("collect diagnostics", B.collect_diagnostics)),
             st("wait for nodes", B.wait_ready),
             st("start image loads", B.start_loader, ("stop image loads", B.stop_loader),
-               phase=False),
+               phase=False, budget=STOP_LOADS_BUDGET),
         ]
 
     def role_steps(self, role: str) -> list[Step]:
