@@ -29,10 +29,14 @@ import fcntl
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ksi.errors import KsiError, RendezvousError
 from ksi.rendezvous import JobDir, member_failed
 from ksi.signals import Shutdown
+
+if TYPE_CHECKING:
+    from ksi.runstate import RunState
 
 #: seconds between two looks: a dead leader is noticed within this, plus the tool's stop
 EVERY = 1.0
@@ -147,3 +151,22 @@ class Watcher:
         if not self.probe.held() and self.job.outcome() is None:
             return leader_lost()
         return None
+
+
+# --- the steps of ``ksi run`` (``ksi/orchestrator.py``) ----------------------------------------
+def start_watching(s: "RunState") -> None:
+    """Step "watch the others": from here until the workload (leader) or the wait for the
+    outcome (follower), the others' news stops this member's running tool."""
+    from ksi import kube
+
+    kube.preload()  # overlaps `kind create`
+    if s.ctx.members > 1:
+        s.watcher = Watcher(s.job, s.shutdown).start()
+
+
+def stop_watching(s: "RunState", seconds: float = 0.0, *, keep_probe: bool = False) -> None:
+    """Undo of "watch the others" (idempotent); also before the workload and the wait for the
+    outcome, which hands the lock probe over (``keep_probe``)."""
+    if s.watcher is not None:
+        s.watcher.stop(keep_probe=keep_probe)
+        s.watcher = None
