@@ -43,6 +43,7 @@ ENV = {
     "load_images": "KSI_LOAD_IMAGES",
     "bypass4netns": "KSI_BYPASS4NETNS",
     "liqo_chart": "KSI_LIQO_CHART",
+    "for_duration": "KSI_FOR",  # manifest workloads: how long Deployments/Services run
     "signal_margin": "KSI_SIGNAL_MARGIN",
     "doctor_json": "KSI_DOCTOR_JSON",
     "doctor_wait": "KSI_DOCTOR_WAIT",  # under srun: how long rank 0 waits for the others
@@ -67,4 +68,7 @@ EXIT_BRINGUP = 4  # creating the cluster, its credentials or the federation fail
 EXIT_RENDEZVOUS = 5  # another member failed, never arrived, or the leader was lost
 EXIT_TIMEOUT = 6  # a phase ran out of time
 EXIT_TEARDOWN = 7  # the workload succeeded but something could not be deleted
+#: The workload exists but cannot run (a manifest's pod can never start: its image cannot be
+#: pulled, no node fits it) -- the name and value of the wrapper convention (timeout(1), env(1)).
+EXIT_CANNOT_RUN = 126
 EXIT_SIGNAL_BASE = 128  # 128 + signal number when ksi was stopped by a signal

@@ -85,6 +85,12 @@ class PhaseTimeout(KsiError):
     exit_code = C.EXIT_TIMEOUT
 
 
+class WorkloadCannotStart(KsiError):
+    """The workload cannot run: a manifest's pod can never start (image pull, scheduling)."""
+
+    exit_code = C.EXIT_CANNOT_RUN
+
+
 class TeardownError(KsiError):
     exit_code = C.EXIT_TEARDOWN
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ksi import cluster, diagnostics, environment, federation, guardian, images, registry
+from ksi import cluster, diagnostics, environment, federation, guardian, images, manifests, registry
 from ksi import constants as C
 from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
@@ -43,9 +43,7 @@ from ksi.tools.liqoctl import Liqoctl
 from ksi.tools.nerdctl import Nerdctl
 
 
-def check_inputs(opts: RunOptions) -> RunOptions:
-    """Reject bad input before anything is created; return the options with paths resolved."""
-    script = opts.workload.expanduser()
+def _check_script(script: Path) -> None:
     if not script.exists():
         raise UsageError(f"workload {script} does not exist",
                          hint="give the path of a bash script")
@@ -54,6 +52,16 @@ def check_inputs(opts: RunOptions) -> RunOptions:
                          hint="give the path of a bash script inside it")
     if not os.access(script, os.R_OK):
         raise UsageError(f"workload {script} is not readable", hint=f"chmod u+r {script}")
+
+
+def check_inputs(opts: RunOptions, members: int = 1) -> RunOptions:
+    """Reject bad input before anything is created; return the options with paths resolved."""
+    script = opts.workload.expanduser()
+    if manifests.is_manifest(opts.workload):  # checked and read now: stdin, and nothing created
+        opts = replace(opts, manifests=manifests.load(opts.workload, opts.args,
+                                                           members=members), args=())
+    else:
+        _check_script(script)
     workdir = opts.workdir.expanduser()
     if not workdir.is_dir():
         raise UsageError(f"work directory {workdir} does not exist or is not a directory",
@@ -80,7 +88,7 @@ def check_inputs(opts: RunOptions) -> RunOptions:
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
     if shared_dir.exists() or not opts.dry_run:  # a dry run creates nothing
         private_dir(shared_dir, what="shared directory (--shared-dir)")
-    return replace(opts, workload=script.resolve(), workdir=workdir.resolve(),
+    return replace(opts, workload=script if opts.manifests else script.resolve(), workdir=workdir.resolve(),
                    shared_dir=shared_dir, load_images=tuple(archives))
 
 
@@ -88,7 +96,7 @@ def run_member(opts: RunOptions) -> int:
     ctx = SlurmContext.from_env()
     out = Progress(node=ctx.node_name, rank=ctx.rank if ctx.in_slurm else None,
                    verbose=opts.verbose)
-    opts = check_inputs(opts)
+    opts = check_inputs(opts, ctx.members)
     shutdown = Shutdown().install()
     try:
         return Member(opts, ctx, shutdown, out).run()
@@ -409,9 +417,14 @@ class Member:
             env = environment.with_no_proxy(env, [r.address for r in records.values()])
         self._status("federated")
         with self.phase("workload"):
-            code = workload_mod.run(self.opts.workload, self.opts.args, env=env,
-                                    cwd=Path.cwd(), shutdown=self.shutdown,
-                                    grace=self.opts.grace, deadline=self._workload_deadline())
+            if self.opts.manifests:
+                code = manifests.run(self.opts.manifests, env=env, shutdown=self.shutdown,
+                                     say=self.out.say, deadline=self._workload_deadline(),
+                                     for_seconds=self.opts.for_seconds)
+            else:
+                code = workload_mod.run(self.opts.workload, self.opts.args, env=env,
+                                        cwd=Path.cwd(), shutdown=self.shutdown,
+                                        grace=self.opts.grace, deadline=self._workload_deadline())
         self.job.publish_outcome(Outcome("finished", code))
         self._status("done")
         return code

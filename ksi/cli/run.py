@@ -64,6 +64,11 @@ E = C.ENV
 @click.option("--liqo-chart", envvar=E["liqo_chart"], type=click.Path(path_type=Path),
               default=None, help=f"Local Liqo chart directory, for nodes without internet. "
               f"[env {E['liqo_chart']}]")
+@click.option("--for", "for_duration", envvar=E["for_duration"], default=None, metavar="DURATION",
+              callback=lambda _c, _p, v: _duration(v),
+              help=f"Manifest workloads: how long Deployments and Services run when there is no "
+              f"Job or Pod to wait for (90s, 5m, 1h); with Jobs, an upper limit. Default: until "
+              f"Ctrl-C. [env {E['for_duration']}]")
 @click.option("-v", "--verbose", envvar=E["verbose"], is_flag=True,
               help=f"Show every command ksi runs and the full errors. [env {E['verbose']}]")
 @reports_errors
@@ -71,14 +76,22 @@ def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: 
         timeout: float, keep: bool, dry_run: bool, shared_dir: Path, api_address: str | None,
         grace: float, token_ttl: int | None, federation: bool, teardown_margin: float,
         collect_logs: bool, load_images: tuple[Path, ...], bypass4netns: bool,
-        liqo_chart: Path | None, verbose: bool) -> None:
-    """Run WORKLOAD (a bash script using kubectl) against an ephemeral cluster.
+        liqo_chart: Path | None, for_duration: float | None, verbose: bool) -> None:
+    """Run WORKLOAD (a bash script using kubectl, or Kubernetes manifests) against an
+    ephemeral cluster.
 
     \b
     Under srun, every node of the step gets a cluster and the clusters are joined with Liqo;
     the script runs once, on the leader, with K8S_CLUSTER_NAME, K8S_CLUSTER_API,
     K8S_CLUSTER_API_TOKEN, K8S_CLUSTER_CA, K8S_PORT, KUBECONFIG and KSI_NAMESPACE set.
     ksi exits with the script's exit code; see README.md for ksi's own codes.
+
+    \b
+    Manifests (WORKLOAD and ARGS are .yaml/.yml/.json files, directories, or - for stdin):
+    ksi applies them (server-side) to KSI_NAMESPACE, prints one line per pod state change,
+    streams the pods' logs prefixed [pod/POD/CONTAINER], and exits 0 when every Job
+    succeeded, else the failed container's exit code.  Without Jobs or Pods (Deployments,
+    Services) it runs until Ctrl-C or --for DURATION.
     """
     import sys
 
@@ -91,5 +104,16 @@ def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: 
                       token_ttl=token_ttl, federation=federation,
                       teardown_margin=teardown_margin, collect_logs=collect_logs,
                       load_images=load_images, bypass4netns=bypass4netns,
-                      liqo_chart=liqo_chart)
+                      liqo_chart=liqo_chart, for_seconds=for_duration)
     sys.exit(run_member(opts))
+
+
+def _duration(value: str | None) -> float | None:
+    if value is None:
+        return None
+    from ksi.manifests import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None

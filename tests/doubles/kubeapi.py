@@ -274,6 +274,10 @@ class Handler(BaseHTTPRequestHandler):
         if ctype == "application/apply-patch+yaml":
             if not query.get("fieldManager"):
                 raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch')
+            if query.get("dryRun"):  # validated and defaulted as for real, never stored
+                body.setdefault("metadata", {})["name"] = name
+                current = store.peek(res.group, res.name, ns if res.namespaced else "", name)
+                return self._send(200 if current else 201, kubelife.default(res, ns, merge_patch(current or {}, body), store))
             if store.peek(res.group, res.name, ns if res.namespaced else "", name) is None:
                 body.setdefault("metadata", {})["name"] = name
                 obj = store.create(res, ns, kubelife.default(res, ns, body, store))
