@@ -24,7 +24,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from ksi import cluster, diagnostics, environment, federation, guardian, images, manifests, registry
+from ksi import cluster, diagnostics, environment, federation, guardian, images, interactive
+from ksi import manifests, registry
 from ksi import constants as C
 from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
@@ -57,7 +58,9 @@ def _check_script(script: Path) -> None:
 def check_inputs(opts: RunOptions, members: int = 1) -> RunOptions:
     """Reject bad input before anything is created; return the options with paths resolved."""
     script = opts.workload.expanduser()
-    if manifests.is_manifest(opts.workload):  # checked and read now: stdin, and nothing created
+    if opts.shell is not None:
+        interactive.check(opts.shell)
+    elif manifests.is_manifest(opts.workload):  # checked and read now: stdin, and nothing created
         opts = replace(opts, manifests=manifests.load(opts.workload, opts.args,
                                                            members=members), args=())
     else:
@@ -88,7 +91,8 @@ def check_inputs(opts: RunOptions, members: int = 1) -> RunOptions:
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
     if shared_dir.exists() or not opts.dry_run:  # a dry run creates nothing
         private_dir(shared_dir, what="shared directory (--shared-dir)")
-    return replace(opts, workload=script if opts.manifests else script.resolve(), workdir=workdir.resolve(),
+    return replace(opts, workload=script if opts.manifests or opts.shell is not None else script.resolve(),
+                   workdir=workdir.resolve(),
                    shared_dir=shared_dir, load_images=tuple(archives))
 
 
@@ -251,7 +255,11 @@ class Member:
         if self.job.outcome() is not None:
             raise RendezvousError(f"this job step already ended ({self.job.path}/outcome.json)",
                                   hint="this member started too late; see the leader's output")
-        leader = self.job.elect(self.ctx.node_name)
+        if self.opts.shell is not None:  # the shell runs where the terminal is: rank 0 leads
+            leader = interactive.elect(self.job, self.ctx.rank, self.ctx.node_name,
+                                       timeout=self.remaining(), shutdown=self.shutdown)
+        else:
+            leader = self.job.elect(self.ctx.node_name)
         self.record = MemberRecord(rank=self.ctx.rank, node=self.ctx.node_name,
                                    address=self.plan.api_address, cluster=self.plan.cluster_name,
                                    pid=os.getpid(), api_port=self.plan.api_port,
@@ -417,14 +425,9 @@ class Member:
             env = environment.with_no_proxy(env, [r.address for r in records.values()])
         self._status("federated")
         with self.phase("workload"):
-            if self.opts.manifests:
-                code = manifests.run(self.opts.manifests, env=env, shutdown=self.shutdown,
-                                     say=self.out.say, deadline=self._workload_deadline(),
-                                     for_seconds=self.opts.for_seconds)
-            else:
-                code = workload_mod.run(self.opts.workload, self.opts.args, env=env,
-                                        cwd=Path.cwd(), shutdown=self.shutdown,
-                                        grace=self.opts.grace, deadline=self._workload_deadline())
+            code = workload_mod.run_any(self.opts, env=env, shutdown=self.shutdown,
+                                        say=self.out.say, rc_dir=plan.run_dir,
+                                        deadline=self._workload_deadline())
         self.job.publish_outcome(Outcome("finished", code))
         self._status("done")
         return code

@@ -63,6 +63,8 @@ class RunOptions:
     manifests: tuple[Any, ...] = ()
     #: ``--for``: how long a manifest workload without Jobs or Pods runs (seconds)
     for_seconds: float | None = None
+    #: ``ksi shell``: the command to run (() = $SHELL); None for ``ksi run``
+    shell: tuple[str, ...] | None = None
     #: start teardown on our own this many seconds before the job's end (Slurm's time limit)
     teardown_margin: float = C.TEARDOWN_MARGIN
     #: save diagnostics (kind logs, events, pod logs) even when the run succeeds
