@@ -44,9 +44,10 @@ PS1="${KSI_PROMPT}${PS1-\\s-\\v\\$ }"
 """
 
 
-def check(command: Sequence[str]) -> None:
-    """Bad input before anything is created: no terminal and no command."""
-    if not command and not os.isatty(sys.stdin.fileno()):
+def check(command: Sequence[str], rank: int = 0) -> None:
+    """Bad input before anything is created: no terminal and no command (on rank 0, which runs
+    the shell; under ``srun --pty`` the other tasks have no terminal, and need none)."""
+    if rank == 0 and not command and not os.isatty(sys.stdin.fileno()):
         raise UsageError("ksi shell has no terminal to give a shell to (stdin is not a terminal)",
                          hint="run it under `srun --pty`, or give a command: ksi shell -- CMD ARGS")
 

@@ -55,11 +55,11 @@ def _check_script(script: Path) -> None:
         raise UsageError(f"workload {script} is not readable", hint=f"chmod u+r {script}")
 
 
-def check_inputs(opts: RunOptions, members: int = 1) -> RunOptions:
+def check_inputs(opts: RunOptions, members: int = 1, rank: int = 0) -> RunOptions:
     """Reject bad input before anything is created; return the options with paths resolved."""
     script = opts.workload.expanduser()
     if opts.shell is not None:
-        interactive.check(opts.shell)
+        interactive.check(opts.shell, rank)
     elif manifests.is_manifest(opts.workload):  # checked and read now: stdin, and nothing created
         opts = replace(opts, manifests=manifests.load(opts.workload, opts.args,
                                                            members=members), args=())
@@ -100,7 +100,7 @@ def run_member(opts: RunOptions) -> int:
     ctx = SlurmContext.from_env()
     out = Progress(node=ctx.node_name, rank=ctx.rank if ctx.in_slurm else None,
                    verbose=opts.verbose)
-    opts = check_inputs(opts, ctx.members)
+    opts = check_inputs(opts, ctx.members, ctx.rank)
     shutdown = Shutdown().install()
     try:
         return Member(opts, ctx, shutdown, out).run()

@@ -31,13 +31,15 @@ class Terminal:
                                      preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
         os.close(slave)
         self.seen = ""
+        self.pos = 0
 
     def expect(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        """Wait for ``pattern`` after the previous match."""
         end = time.monotonic() + timeout
-        start = len(self.seen)
         while True:
-            m = re.compile(pattern).search(self.seen, start)
+            m = re.compile(pattern).search(self.seen, self.pos)
             if m:
+                self.pos = m.end()
                 return m
             left = end - time.monotonic()
             if left <= 0:

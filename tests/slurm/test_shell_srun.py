@@ -1,0 +1,33 @@
+"""``srun --pty ksi shell`` on the real Slurm harness: the shell is on task 0, whatever node
+the election would have picked, over a federation of every member; exit tears all down."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from tests.test_shell import Terminal
+
+
+def test_srun_pty_gives_rank_0_the_shell_over_every_member(sw):
+    argv = sw.srun_argv("shell", nodes=2, srun_opts=("--pty",))
+    t = Terminal(sw, argv=argv)
+    try:
+        m = t.expect(r"\(ksi:(ksi-\d+-\d+-(\d+))\) ", timeout=120)
+        cluster, rank = m.group(1), m.group(2)
+        assert rank == "0", t.seen  # the task with the terminal leads
+        t.send('echo "members=$KSI_MEMBERS host=$(hostname)"; kubectl get nodes -o name | sort\n')
+        t.expect(r"members=2 host=node1")
+        t.expect(f"node/{cluster}-control-plane")
+        t.expect(r"node/ksi-\d+-\d+-1")  # the follower's cluster, a Liqo virtual node
+        t.send("sleep 60; echo after-sleep\n")
+        time.sleep(1.5)
+        t.send("\x03")  # through srun to the remote terminal: the sleep, not ksi
+        t.expect(r"\(ksi:" + cluster + r"\) ", timeout=15)
+        assert t.proc.poll() is None and not re.search(r"^after-sleep$", t.seen, re.M)
+        t.send("exit 3\n")
+        assert t.finish(timeout=90) == 3, t.seen
+    finally:
+        if t.proc.poll() is None:
+            t.proc.kill()
+        t.close()
