@@ -524,7 +524,8 @@ class Life:
         load = {n: 0 for n in fits}
         for p in self.store.all("", "pods"):
             n = p.get("spec", {}).get("nodeName")
-            if n in load and p.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+            if n in load and managed(p["metadata"].get("namespace", "")) and \
+                    p.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
                 load[n] += 1
         node = min(fits, key=lambda n: (load[n], n))
         fresh = copy.deepcopy(pod)

@@ -31,3 +31,31 @@ def test_srun_pty_gives_rank_0_the_shell_over_every_member(sw):
         if t.proc.poll() is None:
             t.proc.kill()
         t.close()
+
+
+SPREAD_JOB = """apiVersion: batch/v1
+kind: Job
+metadata: {name: spread}
+spec:
+  completions: 2
+  parallelism: 2
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: where, image: busybox:1.36, command: [sh, -c, "echo on $NODE"],
+                    env: [{name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]}]
+"""
+
+
+def test_srun_manifests_land_on_every_member_through_liqo(sw):
+    path = sw.base / "work" / "spread.yaml"
+    path.write_text(SPREAD_JOB)
+    res = sw.srun("run", str(path), nodes=2)
+    assert res.returncode == 0, res.stderr
+    leader = re.search(r"\[node\d r\d\] leader of 2 member\(s\); cluster (ksi-\d+-\d+-\d+)", res.stderr).group(1)
+    follower = ({f"ksi-{m}" for m in re.findall(r"cluster ksi-(\d+-\d+-\d+);", res.stderr)} - {leader}).pop()
+    assert re.search(rf"pod/spread-\w+: scheduled on node {leader}-control-plane", res.stderr), res.stderr
+    assert re.search(rf"pod/spread-\w+: scheduled on member cluster {follower} \(Liqo virtual node\)", res.stderr)
+    assert f"/where] on {leader}-control-plane" in res.stdout and f"/where] on {follower}" in res.stdout
+
