@@ -230,7 +230,7 @@ class Member:
             f"# cluster:    {plan.cluster_name} (rank {plan.rank} of {plan.members})",
             f"# api server: {plan.api_url}",
             f"# K8S_PORT:   {plan.k8s_port}",
-            f"# workload:   bash {self.opts.workload} {' '.join(self.opts.args)}".rstrip(),
+            f"# workload:   {workload_mod.describe(self.opts)}",
             f"# /app:       {plan.workdir}",
             f"# federation: {'Liqo ' + C.LIQO_VERSION if self.federate else 'none'}",
             f"# files:      {plan.run_dir}",

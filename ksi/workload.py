@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from ksi.plan import RunOptions
 
 
+def describe(opts: "RunOptions") -> str:
+    """The workload in one line, for ``--dry-run``'s plan."""
+    if opts.shell is not None:
+        return "shell: " + (" ".join(opts.shell) or "$SHELL")
+    if opts.manifests:
+        return "apply " + ", ".join(f"{d.kind.lower()}/{d.name}" for d in opts.manifests)
+    return f"bash {opts.workload} {' '.join(opts.args)}".rstrip()
+
+
 def run_any(opts: "RunOptions", *, env: Mapping[str, str], shutdown: Shutdown,
             say: Callable[[str], Any], rc_dir: Path, deadline: float | None) -> int:
     """The workload step: ``ksi shell``'s shell (ksi/interactive.py), manifests
