@@ -160,8 +160,8 @@ def _read(source: str, path: Path, stdin: IO[str] | None) -> Iterable[tuple[str,
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
         if not files:
-            raise UsageError(f"directory {source} holds no .yaml, .yml or .json file",
-                             hint="give a directory of manifests")
+            raise UsageError(f"workload {source} is a directory without manifests (.yaml, .yml, .json)",
+                             hint="give the path of a bash script, or a directory of manifests")
     elif not path.exists():
         raise UsageError(f"manifest {source} does not exist", hint="check the path")
     else:

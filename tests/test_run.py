@@ -107,7 +107,7 @@ def test_a_port_in_use_is_refused(world):
 
 @pytest.mark.parametrize("args,code,message", [
     (["run", "missing.sh"], 2, "ERROR: workload missing.sh does not exist"),
-    (["run", "."], 2, "ERROR: workload . is a directory"),
+    (["run", "."], 2, "ERROR: workload . is a directory without manifests (.yaml, .yml, .json)"),
     (["run", "--image", "Not An Image", PROBE], 2, "ERROR: 'Not An Image' is not a valid image"),
     (["run", "--port", "99999", PROBE], 2, "ERROR: port 99999 is outside the NodePort range"),
     (["run", "--workdir", "/nonexistent/dir", PROBE], 2,

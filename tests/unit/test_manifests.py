@@ -73,7 +73,7 @@ def test_bad_sources(tmp_path):
     (tmp_path / "empty").mkdir()
     for workload, more, expected in [
         (tmp_path / "nope.yaml", [], "does not exist"),
-        (tmp_path / "empty", [], "holds no .yaml"),
+        (tmp_path / "empty", [], "is a directory without manifests"),
         (Path("-"), ["-"], "more than once"),
         (tmp_path / "nope.yaml", ["run.sh"], "is not a manifest"),
     ]:
