@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ksi.errors import KsiError
+from ksi.errors import KsiError, PhaseTimeout
 from ksi.exec import Runner
 from ksi.paths import private_dir
 from ksi.signals import Shutdown
@@ -95,7 +95,7 @@ class Loader:
             return
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise KsiError("loading the --load-image archives did not finish in time",
+            raise PhaseTimeout("loading the --load-image archives did not finish in time",
                            hint="raise --timeout, or check the archives with `nerdctl load`")
         if self.error is not None:
             raise self.error

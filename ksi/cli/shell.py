@@ -31,9 +31,9 @@ def _shell(command: tuple[str, ...], **options: object) -> None:
     from ksi.orchestrator import run_member
     from ksi.plan import RunOptions
 
-    keys = {"workdir", "image", "port", "timeout", "keep", "dry_run", "verbose", "shared_dir",
-            "api_address", "grace", "token_ttl", "federation", "teardown_margin", "collect_logs",
-            "load_images", "bypass4netns", "liqo_chart"}
+    import dataclasses
+
+    keys = {f.name for f in dataclasses.fields(RunOptions)}
     opts = RunOptions(workload=Path("<shell>"), shell=tuple(command),
                       **{k: v for k, v in options.items() if k in keys})  # type: ignore[arg-type]
     sys.exit(run_member(opts))
