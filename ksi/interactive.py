@@ -110,9 +110,12 @@ def run(command: Sequence[str], *, env: Mapping[str, str], cwd: Path, rc_dir: Pa
         while True:
             try:
                 code = proc.wait(timeout=0.1)
-                return code if code >= 0 else 128 - code
             except subprocess.TimeoutExpired:
                 pass
+            else:
+                if shutdown.is_set():  # a hang-up: the shell saw its terminal go, and ended
+                    raise Interrupted(shutdown.signum or signal.SIGHUP)
+                return code if code >= 0 else 128 - code
             expired = deadline is not None and time.monotonic() >= deadline
             if shutdown.is_set() or expired:
                 sig = shutdown.signum or signal.SIGTERM
