@@ -56,7 +56,14 @@ def elect(job, rank: int, node: str, *, timeout: float, shutdown: Shutdown) -> b
     """Shell mode's election: rank 0 leads (it has the terminal); the others wait for it."""
     if rank == 0:
         return bool(job.elect(node))
-    job.wait_leader_record(timeout=timeout, shutdown=shutdown)
+    deadline = time.monotonic() + timeout
+    while job.leader() is None:  # rank 0 writes leader.json when it takes the lock
+        shutdown.check()
+        if time.monotonic() > deadline:
+            raise PhaseTimeout(f"rank 0 (the shell's task) did not take the lead in {job.path} "
+                               f"after {timeout:.0f}s",
+                               hint="see rank 0's output; is --shared-dir on a filesystem all nodes share?")
+        shutdown.wait(0.25)
     return False
 
 

@@ -4,6 +4,7 @@ the election would have picked, over a federation of every member; exit tears al
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 
 from tests.test_shell import Terminal
@@ -59,3 +60,21 @@ def test_srun_manifests_land_on_every_member_through_liqo(sw):
     assert re.search(rf"pod/spread-\w+: scheduled on member cluster {follower} \(Liqo virtual node\)", res.stderr)
     assert f"/where] on {leader}-control-plane" in res.stdout and f"/where] on {follower}" in res.stdout
 
+
+
+def test_sbatch_runs_ksi_shell_with_a_command_instead_of_a_terminal(sw):
+    from tests.slurm.kit import ONNODE
+
+    out = sw.base / "work" / "shell.out"
+    cmd = 'echo "members=$KSI_MEMBERS ns=$KSI_NAMESPACE prompt=$KSI_PROMPT"; kubectl get nodes -o name; exit 3'
+    res = subprocess.run(["sbatch", "-N2", "--ntasks-per-node=1", "-w", "node[1-2]", "-t", "5:00", "-o", str(out),
+                          "--wrap", f"srun {ONNODE} ksi shell -- sh -c '{cmd}'"],
+                         cwd=sw.base / "work", env=sw.env, text=True, capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    job = res.stdout.split()[-1]
+    sw.jobs.append(job)
+    sw.cluster.wait_job_gone(job, timeout=150)
+    text = out.read_text()
+    assert re.search(r"^members=2 ns=ksi-workload prompt=\(ksi:ksi-\d+-0-0\) $", text, re.M), text
+    assert len(re.findall(r"^node/", text, re.M)) == 2, text
+    assert sw.cluster.job_info(job)["ExitCode"] == "3:0", text
