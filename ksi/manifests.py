@@ -46,7 +46,8 @@ from typing import IO, Any, Iterable, Mapping, Sequence
 import yaml
 
 from ksi import constants as C
-from ksi.errors import Interrupted, KsiError, PhaseTimeout, UsageError, WorkloadCannotStart
+from ksi.errors import (Interrupted, KsiError, PhaseTimeout, UsageError, WorkloadCannotStart,
+                        WorkloadNotFound, WorkloadNotRunnable)
 from ksi.signals import Shutdown
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -160,10 +161,10 @@ def _read(source: str, path: Path, stdin: IO[str] | None) -> Iterable[tuple[str,
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
         if not files:
-            raise UsageError(f"workload {source} is a directory without manifests (.yaml, .yml, .json)",
+            raise WorkloadNotRunnable(f"workload {source} is a directory without manifests (.yaml, .yml, .json)",
                              hint="give the path of a bash script, or a directory of manifests")
     elif not path.exists():
-        raise UsageError(f"manifest {source} does not exist", hint="check the path")
+        raise WorkloadNotFound(f"manifest {source} does not exist", hint="check the path")
     else:
         files = [path]
     for f in files:

@@ -18,8 +18,8 @@ Undos, pushed as each step starts and run last-first by the teardown:
     release ports <- (the plan's port claims)
 
 Teardown runs on every way out: success, failure, an error in any step (a bug included: it
-ends with exit code 8), SIGINT/SIGTERM/SIGHUP (signals only raise a flag; the running tool or
-workload is stopped and we unwind to here).  It runs under one deadline
+ends with exit code 125, see ``ksi.exits``), SIGINT/SIGTERM/SIGHUP (signals only raise a flag;
+the running tool or workload is stopped and we unwind to here).  It runs under one deadline
 (``--teardown-timeout``, fitting Slurm's KillWait), an undo that fails or hangs is reported and
 the next one still runs, and output errors (EPIPE, EIO) never stop it.  The cluster itself is
 deleted by ``cluster.teardown``, the same function ``ksi delete`` and the guardian use; a
@@ -31,23 +31,27 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import time
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
-from ksi import cluster, diagnostics, environment, federation, guardian, images, interactive
-from ksi import manifests, registry
+from ksi import cluster, diagnostics, environment, federation, guardian, housekeeping, images
+from ksi import interactive, manifests, registry
 from ksi import constants as C
 from ksi import workload as workload_mod
 from ksi.errors import (CommandError, InternalError, KsiError, RendezvousError, TeardownError,
                         UsageError)
 from ksi.exec import Runner
 from ksi.kube import Kube, user_kubeconfig
-from ksi.paths import private_dir, runtime_root, write_private
+from ksi.paths import (is_dir, is_file, private_dir, runtime_root, stat_of, why_not_creatable,
+                       write_private)
 from ksi.plan import RunOptions, RunPlan, check_image, make_plan
 from ksi.ports import PortClaims, check_nodeport
 from ksi.progress import Progress
+from ksi.pullwatch import PullWatch
 from ksi.reaper import inventory, reap
 from ksi.rendezvous import JobDir, MemberRecord, Outcome, describe
 from ksi.signals import Shutdown
@@ -62,30 +66,19 @@ from ksi.tools.nerdctl import Nerdctl
 DELETE_RESERVE = 12.0
 KILL_SLACK = 5.5
 
-
-def _check_script(script: Path) -> None:
-    if not script.exists():
-        raise UsageError(f"workload {script} does not exist",
-                         hint="give the path of a bash script")
-    if script.is_dir():
-        raise UsageError(f"workload {script} is a directory",
-                         hint="give the path of a bash script inside it")
-    if not os.access(script, os.R_OK):
-        raise UsageError(f"workload {script} is not readable", hint=f"chmod u+r {script}")
-
-
-def check_inputs(opts: RunOptions, members: int = 1, rank: int = 0) -> RunOptions:
+def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print, members: int = 1,
+                 rank: int = 0) -> RunOptions:
     """Reject bad input before anything is created; return the options with paths resolved."""
     script = opts.workload.expanduser()
-    if opts.shell is not None:
+    if opts.shell is not None:  # ksi shell: a terminal or a command (ksi/interactive.py)
         interactive.check(opts.shell, rank)
     elif manifests.is_manifest(opts.workload):  # checked and read now: stdin, and nothing created
-        opts = replace(opts, manifests=manifests.load(opts.workload, opts.args,
-                                                           members=members), args=())
+        opts = replace(opts, manifests=manifests.load(opts.workload, opts.args, members=members),
+                       args=())
     else:
-        _check_script(script)
+        script = workload_mod.check(script)
     workdir = opts.workdir.expanduser()
-    if not workdir.is_dir():
+    if not is_dir(workdir, "work directory (--workdir)"):
         raise UsageError(f"work directory {workdir} does not exist or is not a directory",
                          hint="pass an existing directory with --workdir")
     if not os.access(workdir, os.W_OK | os.X_OK):
@@ -96,22 +89,27 @@ def check_inputs(opts: RunOptions, members: int = 1, rank: int = 0) -> RunOption
     archives = []
     for archive in opts.load_images:
         path = archive.expanduser()
-        if not path.is_file() or not os.access(path, os.R_OK):
+        if not is_file(path, "image archive (--load-image)") or not os.access(path, os.R_OK):
             raise UsageError(f"image archive {archive} does not exist or is not a readable file",
                              hint="--load-image takes an archive written by `nerdctl save` "
                              "(or `ksi images save`)")
         archives.append(path.resolve())
-    if opts.liqo_chart is not None and not opts.liqo_chart.expanduser().is_dir():
+    if opts.liqo_chart is not None and not is_dir(opts.liqo_chart.expanduser(),
+                                                  "Liqo chart directory (--liqo-chart)"):
         raise UsageError(f"Liqo chart directory {opts.liqo_chart} does not exist",
                          hint="--liqo-chart takes the directory of an unpacked Liqo chart")
     if opts.port is not None:
         check_nodeport(opts.port)
     # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
-    if shared_dir.exists() or not opts.dry_run:  # a dry run creates nothing
-        private_dir(shared_dir, what="shared directory (--shared-dir)")
-    return replace(opts, workload=script if opts.manifests or opts.shell is not None else script.resolve(),
-                   workdir=workdir.resolve(),
+    what = "shared directory (--shared-dir)"
+    if stat_of(shared_dir, what) is not None or not opts.dry_run:  # a dry run creates nothing
+        private_dir(shared_dir, what=what)
+    elif (why := why_not_creatable(shared_dir)) is not None:
+        warn(f"warning: the shared directory {shared_dir} could not be created ({why}); "
+             "a real run would stop here (choose another --shared-dir)")
+    keep = opts.manifests or opts.shell is not None  # no file to resolve
+    return replace(opts, workload=script if keep else script.resolve(), workdir=workdir.resolve(),
                    shared_dir=shared_dir, load_images=tuple(archives))
 
 
@@ -119,7 +117,7 @@ def run_member(opts: RunOptions) -> int:
     ctx = SlurmContext.from_env()
     out = Progress(node=ctx.node_name, rank=ctx.rank if ctx.in_slurm else None,
                    verbose=opts.verbose)
-    opts = check_inputs(opts, ctx.members, ctx.rank)
+    opts = check_inputs(opts, warn=out.say, members=ctx.members, rank=ctx.rank)
     shutdown = Shutdown().install()
     try:
         return Member(opts, ctx, shutdown, out).run()
@@ -199,6 +197,8 @@ class Member:
         except KsiError as exc:
             error = exc.located(node=self.ctx.node_name, rank=self.ctx.rank,
                                 phase=self.phase_name)
+        except BrokenPipeError:  # our stdout closed (`--dry-run | head -c 1`): not a bug
+            raise  # (teardown still runs; the CLI exits 128+SIGPIPE, see ksi.cli._common)
         except Exception as exc:  # noqa: BLE001 - a bug: still tear down, still tell the others
             error = InternalError.from_exception(exc).located(
                 node=self.ctx.node_name, rank=self.ctx.rank, phase=self.phase_name)
@@ -212,7 +212,11 @@ class Member:
                 self.out.say(teardown_error.one_line())
             raise error
         if teardown_error is not None:
-            if self.exit_code == C.EXIT_OK:
+            if self.exit_code == C.EXIT_OK:  # the workload ran and succeeded: ksi's failure
+                teardown_error.workload_code = self.exit_code  # (not raised yet: 125, said so)
+                self._publish_outcome(Outcome("failed", teardown_error.run_code,
+                                              describe(teardown_error), whose="ksi",
+                                              cause=teardown_error.cause))
                 raise teardown_error
             self.out.say(teardown_error.one_line())
         if not self.opts.dry_run:
@@ -353,6 +357,9 @@ class Member:
         role = "leader" if leader else "follower"
         self.out.say(f"{role} of {self.ctx.members} member(s); cluster {plan.cluster_name}; "
                      f"job directory {job.path}")
+        if leader:  # old finished job directories (``housekeeping``)
+            housekeeping.prune(self.opts.shared_dir, housekeeping.JOB_DIR_MAX_AGE_DAYS, job_state,
+                               budget=housekeeping.RUN_BUDGET)
 
     def _leave(self, seconds: float) -> None:
         """Undo of the rendezvous: our credential goes; a leader also frees lock and secrets."""
@@ -513,10 +520,15 @@ class Member:
         if self.ctx.members > 1:  # no proxy between the members
             env = environment.with_no_proxy(env, [r.address for r in self.records.values()])
         self._status("federated")
-        self.exit_code = workload_mod.run_any(
-            self.opts, env=env, shutdown=self.shutdown, say=self.out.say,
-            rc_dir=self.the_plan.run_dir, deadline=self._workload_deadline())
-        self.job.publish_outcome(Outcome("finished", self.exit_code))
+        with PullWatch(self._kube, C.WORKLOAD_NAMESPACE, self.opts.shared_dir, self.out.say):
+            self.exit_code = workload_mod.run_any(
+                self.opts, env=env, shutdown=self.shutdown, say=self.out.say,
+                rc_dir=self.the_plan.run_dir, deadline=self._workload_deadline())
+        mark = self.out.mark()  # the workload phase's line and event: `✗ workload (exit 3)`
+        mark.fields["exit_code"] = self.exit_code
+        if self.exit_code != C.EXIT_OK:
+            mark.fail(f"exit {self.exit_code}")
+        self.job.publish_outcome(Outcome("finished", self.exit_code, whose="workload"))
         self._status("done")
 
     def _follow(self) -> None:
@@ -580,8 +592,18 @@ class Member:
             self.record.error = error.message
             self._job.publish(self.record)
             if self._job.is_leader and self._job.outcome() is None:
-                self._job.publish_outcome(Outcome("failed", error.exit_code, describe(error)))
+                self._job.publish_outcome(Outcome("failed", error.run_code, describe(error),
+                                                  whose="ksi", cause=error.cause))
         except Exception:  # noqa: BLE001 - the shared filesystem failing must not stop teardown
+            pass
+
+    def _publish_outcome(self, outcome: Outcome) -> None:
+        """Leader: record the run's final outcome (a record only: the followers have left)."""
+        if self._job is None or not self._job.is_leader:
+            return
+        try:
+            self._job.publish_outcome(outcome)
+        except Exception:  # noqa: BLE001 - the shared filesystem failing changes no exit code
             pass
 
     def _teardown(self) -> TeardownError | None:

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from ksi import constants as C
 from tests.conftest import ROOT, wait_for
 
 HELLO = ROOT / "workloads" / "job-yaml" / "job-hello-world.yaml"
@@ -153,7 +154,7 @@ spec:
 def test_a_pod_that_can_never_start_is_reported_with_its_reason(world, doc, reason):
     (world.fake_root / "containers.json").write_text(json.dumps({"unpullable": ["registry.invalid/nosuch:1.0"]}))
     res = world.ksi("run", str(write(world, "never.yaml", doc)))
-    assert res.returncode == 126, res.stderr
+    assert res.returncode == C.EXIT_CANNOT_RUN, res.stderr
     error = [x for x in res.stderr.splitlines() if x.startswith("ERROR:")]
     assert len(error) == 1 and reason in error[0] and "phase workload" in error[0]
 
@@ -166,8 +167,9 @@ def test_a_pod_that_can_never_start_is_reported_with_its_reason(world, doc, reas
 ])
 def test_bad_manifests_are_one_line_and_create_nothing(world, text, message):
     res = world.ksi("run", str(write(world, "bad.yaml", text)))
-    assert res.returncode == 2
-    assert res.stderr.count("\n") == 1 and res.stderr.startswith("ERROR: ") and message in res.stderr
+    assert res.returncode == C.EXIT_KSI_FAILED
+    error = [x for x in res.stderr.splitlines() if x.startswith("ERROR: ")]
+    assert len(error) == 1 and message in error[0], res.stderr
     assert not world.containers() and "create cluster" not in res.stderr
 
 
@@ -176,7 +178,7 @@ def test_a_document_the_api_server_refuses_creates_nothing(world):
     text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first}\n---\n" + bad
     res = world.ksi("run", "--keep", str(write(world, "refused.yaml", text)))
     try:
-        assert res.returncode == 2, res.stderr
+        assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
         assert ('refused.yaml, document 2 (Job/bad): the API server refused it: Job.batch "bad" is invalid: '
                 'spec.template.spec.restartPolicy: Unsupported value: "Always"') in res.stderr
         state = json.loads(next(world.fake_root.glob("hosts/*/*/clusters/*/state.json")).read_text())

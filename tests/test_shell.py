@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from ksi import constants as C
+
 
 class Terminal:
     def __init__(self, world, *args: str, env: dict[str, str] | None = None, argv: list[str] | None = None):
@@ -132,7 +134,7 @@ def test_a_command_instead_of_a_shell_needs_no_terminal(world):
 
 def test_without_a_terminal_or_a_command_it_says_what_to_do(world):
     res = world.ksi("shell")
-    assert res.returncode == 2
+    assert res.returncode == C.EXIT_KSI_FAILED
     assert res.stderr.startswith("ERROR: ksi shell has no terminal") and "ksi shell -- CMD" in res.stderr
     assert not world.containers()
 

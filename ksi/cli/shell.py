@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from ksi.cli._common import reports_errors
+from ksi.cli._common import runs_workload
 from ksi.cli.run import run as _run
 
 #: ``ksi run``'s options, minus what only a workload has (one definition of every option)
 _SHARED = [p for p in _run.params if p.name not in ("workload", "args", "for_duration")]
 
 
-def _shell(command: tuple[str, ...], **options: object) -> None:
+def _shell(command: tuple[str, ...], **options: object) -> int:
     """Bring up the cluster(s) like `ksi run`, then give you a shell on it; leaving the shell
     (exit, Ctrl-D) tears everything down.
 
@@ -25,7 +25,6 @@ def _shell(command: tuple[str, ...], **options: object) -> None:
     shell's foreground job, not to ksi.  Under srun, rank 0 (the task with the terminal) is the
     leader.  ksi exits with the shell's exit code.
     """
-    import sys
     from pathlib import Path
 
     from ksi.orchestrator import run_member
@@ -36,10 +35,10 @@ def _shell(command: tuple[str, ...], **options: object) -> None:
     keys = {f.name for f in dataclasses.fields(RunOptions)}
     opts = RunOptions(workload=Path("<shell>"), shell=tuple(command),
                       **{k: v for k, v in options.items() if k in keys})  # type: ignore[arg-type]
-    sys.exit(run_member(opts))
+    return run_member(opts)
 
 
 shell = click.Command(
-    "shell", callback=reports_errors(_shell), help=_shell.__doc__,
+    "shell", callback=runs_workload(_shell), help=_shell.__doc__,
     params=[*_SHARED, click.Argument(["command"], nargs=-1, type=click.UNPROCESSED)],
     context_settings={"allow_interspersed_args": False})
