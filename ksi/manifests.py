@@ -120,7 +120,12 @@ class Document:
 
 def is_manifest(workload: Path) -> bool:
     """Whether ``ksi run WORKLOAD`` is a manifest workload (else a bash script)."""
-    return str(workload) == "-" or workload.suffix.lower() in SUFFIXES or workload.expanduser().is_dir()
+    if str(workload) == "-" or workload.suffix.lower() in SUFFIXES:
+        return True
+    try:
+        return workload.expanduser().is_dir()
+    except OSError:  # a path the OS cannot look at: the script checks say so
+        return False
 
 
 def load(workload: Path, more: Sequence[str], *, stdin: IO[str] | None = None,
