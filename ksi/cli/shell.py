@@ -8,7 +8,7 @@ from ksi.cli._common import runs_workload
 from ksi.cli.run import run as _run
 
 #: ``ksi run``'s options, minus what only a workload has (one definition of every option)
-_SHARED = [p for p in _run.params if p.name not in ("workload", "args", "for_duration")]
+_SHARED = [p for p in _run.params if p.name not in ("workload", "args", "for_seconds")]
 
 
 def _shell(command: tuple[str, ...], **options: object) -> int:
