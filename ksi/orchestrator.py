@@ -33,7 +33,6 @@ finish the job if ksi itself is SIGKILLed.
 
 from __future__ import annotations
 
-import shlex
 import time
 from functools import partial
 
