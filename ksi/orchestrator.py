@@ -34,7 +34,6 @@ finish the job if ksi itself is SIGKILLed.
 
 from __future__ import annotations
 
-import shlex
 import time
 from functools import partial
 
@@ -68,7 +67,7 @@ def run_member(opts: RunOptions) -> int:
     ctx = SlurmContext.from_env()
     out = Progress(node=ctx.node_name, rank=ctx.rank if ctx.in_slurm else None,
                    verbose=opts.verbose)
-    opts = check_inputs(opts, warn=out.say)
+    opts = check_inputs(opts, warn=out.say, members=ctx.members, rank=ctx.rank)
     federation.check_size(ctx.members, opts.federation)
     shutdown = Shutdown().install()
     try:
@@ -186,7 +185,7 @@ class Member:
             f"# cluster:    {plan.cluster_name} (rank {plan.rank} of {plan.members})",
             f"# api server: {plan.api_url}",
             f"# K8S_PORT:   {plan.k8s_port}",
-            f"# workload:   {shlex.join(workload_mod.argv_of(s.opts.workload, s.opts.args))}",
+            f"# workload:   {workload_mod.describe(s.opts)}",
             f"# /app:       {plan.workdir}",
             f"# federation: {'Liqo ' + C.LIQO_VERSION if s.federate else 'none'}",
             f"# files:      {plan.run_dir}",

@@ -99,9 +99,8 @@ def run_workload(s: RunState) -> None:
     s.status("federated")
     watch.stop_watching(s)  # from here a member lost must not stop the workload
     with PullWatch(s.kube, C.WORKLOAD_NAMESPACE, s.opts.shared_dir, s.out.say):
-        s.exit_code = workload_mod.run(s.opts.workload, s.opts.args, env=env, cwd=Path.cwd(),
-                                       shutdown=s.shutdown, grace=s.opts.grace,
-                                       deadline=s.workload_deadline())
+        s.exit_code = workload_mod.run_any(s.opts, env=env, shutdown=s.shutdown, say=s.out.say,
+                                           rc_dir=s.plan.run_dir, deadline=s.workload_deadline())
     mark = s.out.mark()  # the workload phase's line and event: `✗ workload (exit 3)`
     mark.fields["exit_code"] = s.exit_code
     if s.exit_code != C.EXIT_OK:
