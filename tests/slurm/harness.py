@@ -463,12 +463,12 @@ class SlurmCluster:
     def run_on_node(self, name: str, argv: Sequence[str], check: bool = False,
                     timeout: float = 30, **kw) -> subprocess.CompletedProcess:
         """Run ``argv`` inside node ``name``'s network and UTS namespaces (captured, text)."""
-        prefix = self.node_prefix(name)
+        prefix = self.enter_node(name)
         kw.setdefault("capture_output", True)
         kw.setdefault("text", True)
         return subprocess.run([*prefix, *argv], check=check, timeout=timeout, **kw)
 
-    def node_prefix(self, name: str) -> list[str]:
+    def enter_node(self, name: str) -> list[str]:
         """argv prefix that enters node ``name`` (net + uts namespaces)."""
         pid = self.slurmd_pid(name)
         prefix = [_which("nsenter"), f"--net=/run/netns/{self.netns(name)}"]
