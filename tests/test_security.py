@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import WORKLOADS
+from tests.conftest import ROOT, WORKLOADS
 
 PROBE = str(WORKLOADS / "probe.sh")
 
@@ -69,3 +73,72 @@ def test_the_token_is_nowhere_but_in_the_private_kubeconfig(world):
     for path in [job, *job.rglob("*")]:
         if not path.is_symlink():
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+# --- issue 9.1: the token never appears in any process's argv ---------------------------------
+
+TOKEN_EXAMPLES = sorted(p for p in (ROOT / "workloads").glob("*/*.sh")
+                        if "K8S_CLUSTER_API_TOKEN" in p.read_text())
+
+
+class CmdlineWatch:
+    """Records the argv of every process on the machine, polling /proc, while it runs."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for proc in Path("/proc").iterdir():
+                if proc.name.isdigit():
+                    try:
+                        self.seen.add((proc / "cmdline").read_bytes().decode(errors="replace"))
+                    except OSError:
+                        pass
+            time.sleep(0.005)
+
+    def __enter__(self) -> "CmdlineWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def slow_tools(directory: Path) -> Path:
+    """curl/wget/kubectl that wait 0.3 s (argv on show) before running the real tool, so the
+    /proc watcher cannot miss a short-lived process."""
+    directory.mkdir()
+    for tool in ("curl", "wget", "kubectl"):
+        real = shutil.which(tool)
+        if real:
+            shim = directory / tool
+            shim.write_text(f'#!/bin/sh\nsleep 0.3\nexec {real} "$@"\n')
+            shim.chmod(0o755)
+    return directory
+
+
+def test_there_is_an_example_that_uses_the_token():
+    assert TOKEN_EXAMPLES, "the token-using examples moved: update TOKEN_EXAMPLES"
+
+
+@pytest.mark.parametrize("example", TOKEN_EXAMPLES, ids=lambda p: p.parent.name)
+def test_no_example_puts_the_token_in_any_process_argv(world, example):
+    out = world.base / "out"
+    out.mkdir()
+    wrapper = world.base / "work" / "wrapper.sh"
+    wrapper.write_text(f'printf %s "$K8S_CLUSTER_API_TOKEN" > {out}/token\n'
+                       f'exec bash {example} > {out}/stdout\n')
+    shims = slow_tools(world.base / "slow")
+    with CmdlineWatch() as watch:
+        res = world.ksi("run", str(wrapper),
+                        env={"PATH": f"{shims}{os.pathsep}{world.env['PATH']}"})
+    assert res.returncode == 0, res.stderr
+    token = (out / "token").read_text()
+    assert len(token) > 20
+    assert any("curl" in c or "kubectl" in c for c in watch.seen)  # the watcher saw the tools
+    leaked = [c.replace("\0", " ") for c in watch.seen if token in c]
+    assert not leaked, f"the token was in a process's argv: {leaked[0][:200]}"
