@@ -14,8 +14,11 @@ containerd runs too.  The guardian
   the other members stop waiting for it (a dead leader's run gets a failed outcome), and exits.
 
 A unit's environment is the user manager's, not ours, so ksi passes what kind and nerdctl need
-(``PATH``, ``HOME``, ``XDG_RUNTIME_DIR``, proxies, ``KIND_*``/``KSI_*``/``NERDCTL_*``/
-``CONTAINERD_*``) with ``--setenv``.  No credential is in that list.
+(``PATH``, ``HOME``, ``XDG_RUNTIME_DIR``, ``KIND_*``/``KSI_*``/``NERDCTL_*``/``CONTAINERD_*``)
+through ``--property=EnvironmentFile=<run dir>/guardian.env``, a 0600 file in the private run
+directory -- never ``--setenv``, whose values every user of the node reads in
+``/proc/<pid>/cmdline``.  Proxies are not passed at all: deleting a kind cluster talks only to
+the local containerd, and a proxy URL may hold a password.
 
 Where there is no user systemd (``systemd-run`` missing, or no user bus) ksi says so once and
 relies on the two other nets: every ``ksi run`` reaps this user's stale clusters on its node
@@ -38,20 +41,42 @@ from ksi.paths import write_private
 
 POLL = 1.0
 PID_FILE = "guardian.pid"
-PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "TMPDIR", "HTTP_PROXY",
-              "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+ENV_FILE = "guardian.env"
+PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "TMPDIR", "PYTHONPATH")
 PASSED_PREFIXES = ("KIND_", "KSI_", "NERDCTL_", "CONTAINERD_")
+#: Characters systemd's env-file parser takes as escaped inside double quotes
+#: (systemd src/basic/env-file.c, SHELL_NEED_ESCAPE).
+_NEED_ESCAPE = '"\\`$'
 
 
 def unit_name(cluster: str) -> str:
     return f"ksi-guard-{cluster}"
 
 
-def start(runner: Runner, cluster: str, env: dict[str, str]) -> str | None:
-    """Start the guardian of ``cluster``; return None, or why it could not be started."""
+def env_file_text(env: dict[str, str]) -> str:
+    """The variables the guardian needs, as a systemd ``EnvironmentFile`` (double-quoted)."""
     passed = sorted(k for k in env if k in PASSED_ENV or k.startswith(PASSED_PREFIXES))
+    lines = []
+    for key in passed:
+        value = env[key]
+        if "\n" in value or not key.replace("_", "a").isalnum():
+            continue  # cannot be written as one line; nothing the guardian needs
+        quoted = "".join("\\" + c if c in _NEED_ESCAPE else c for c in value)
+        lines.append(f'{key}="{quoted}"\n')
+    return "".join(lines)
+
+
+def start(runner: Runner, cluster: str, env: dict[str, str]) -> str | None:
+    """Start the guardian of ``cluster``; return None, or why it could not be started.
+
+    The cluster's registry record (written before) names the private run directory, where the
+    guardian's environment file goes."""
+    record = registry.load(cluster)
+    if record is None:
+        return "the cluster has no registry record"
+    env_file = write_private(Path(record.run_dir) / ENV_FILE, env_file_text(env))
     argv = ["systemd-run", "--user", "--unit", unit_name(cluster), "--collect", "--quiet",
-            *[f"--setenv={k}={env[k]}" for k in passed],
+            f"--property=EnvironmentFile={env_file}",
             "--", sys.executable, "-m", "ksi.guardian", cluster]
     try:
         runner.run(argv, timeout=15, env=env)

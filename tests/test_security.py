@@ -142,3 +142,47 @@ def test_no_example_puts_the_token_in_any_process_argv(world, example):
     assert any("curl" in c or "kubectl" in c for c in watch.seen)  # the watcher saw the tools
     leaked = [c.replace("\0", " ") for c in watch.seen if token in c]
     assert not leaked, f"the token was in a process's argv: {leaked[0][:200]}"
+
+
+# --- issue 9.4: nothing secret in argv or in -v output -----------------------------------------
+
+def test_a_proxy_password_is_in_no_argv_and_no_output_and_the_guardian_still_works(world):
+    password = "s3cret-Pw-9a8b7c"
+    proxy = f"http://alice:{password}@proxy.example:3128"
+    out = world.base / "out"
+    out.mkdir()
+    workload = world.base / "work" / "guardian-env.sh"
+    # while the run is on, the guardian (a transient unit) is alive: record its environment
+    workload.write_text(
+        "for p in /proc/[0-9]*; do\n"
+        '  if tr "\\0" " " < $p/cmdline 2>/dev/null | grep -q "ksi.guardian ksi-"; then\n'
+        f'    tr "\\0" "\\n" < $p/environ > {out}/guardian.environ; fi\n'
+        "done\n")
+    shims = slow_tools(world.base / "slow")
+    shim = shims / "systemd-run"
+    shim.write_text(f'#!/bin/sh\nsleep 0.3\nexec {ROOT}/tests/doubles/bin/systemd-run "$@"\n')
+    shim.chmod(0o755)
+    with CmdlineWatch() as watch:
+        res = world.ksi("run", "-v", str(workload),
+                        env={"PATH": f"{shims}{os.pathsep}{world.env['PATH']}",
+                             "HTTPS_PROXY": proxy, "http_proxy": proxy})
+    assert res.returncode == 0, res.stderr
+    assert any("systemd-run" in c for c in watch.seen)
+    assert not [c for c in watch.seen if password in c], "a proxy password was in an argv"
+    assert password not in res.stdout + res.stderr
+    assert "$ systemd-run" in res.stderr  # -v did print the command lines
+    environ = (out / "guardian.environ").read_text().splitlines()
+    assert f"KSI_FAKE_ROOT={world.fake_root}" in environ  # what kind and nerdctl need got there
+    assert not [v for v in environ if password in v]
+
+
+def test_verbose_command_lines_and_errors_redact_credentials_in_urls():
+    from ksi.errors import CommandError
+    from ksi.progress import redact
+
+    err = CommandError(["liqoctl", "install", "--set", "proxy=https://bob:hunter2@p:8080"],
+                       1, "", "Error: cannot reach https://bob:hunter2@p:8080/x")
+    assert "hunter2" not in err.command + redact(err.detail or "") + redact(err.one_line())
+    assert "https://<redacted>@p:8080" in err.command
+    assert redact("http://proxy:3128 and https://x.example/") == \
+        "http://proxy:3128 and https://x.example/"

@@ -22,9 +22,11 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except KsiError as exc:
-            click.echo(exc.one_line(), err=True)
+            from ksi.progress import redact
+
+            click.echo(redact(exc.one_line()), err=True)
             if verbose and exc.detail:
-                click.echo(exc.detail, err=True)
+                click.echo(redact(exc.detail), err=True)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
