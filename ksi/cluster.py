@@ -39,6 +39,12 @@ def write_config(plan: RunPlan) -> Path:
     return write_private(plan.config_file, render_config(plan))
 
 
+def is_name_taken(stderr: str) -> bool:
+    """kind refuses a name in use: ``node(s) already exist for a cluster with the name "x"``
+    (kind pkg/cluster/internal/create/create.go).  That cluster is somebody else's."""
+    return "already exist for a cluster with the name" in stderr
+
+
 def is_port_clash(stderr: str) -> bool:
     text = stderr.lower()
     return any(marker in text for marker in PORT_CLASH_MARKERS)

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ksi.errors import KsiError
+from ksi.errors import KsiError, UsageError
 from ksi.exec import Runner
 from ksi.paths import private_dir
 from ksi.signals import Shutdown
@@ -42,6 +42,22 @@ def archive_name(ref: str) -> str:
 def cached_archive(shared_dir: Path, ref: str) -> Path | None:
     path = Path(shared_dir) / "images" / archive_name(ref)
     return path if path.is_file() else None
+
+
+class DigestMismatch(UsageError):
+    """The cached node image is not the pinned one."""
+
+
+def load_node_image(nerdctl: Nerdctl, archive: Path, ref: str) -> None:
+    """``nerdctl load`` the cached archive of ``ref``; refuse it when, once loaded, the pinned
+    reference (with its digest) is still absent: the archive holds another image under the same
+    tag, and running it would not be running what was pinned."""
+    nerdctl.load(archive, timeout=LOAD_TIMEOUT)
+    if "@" in ref and not nerdctl.image_present(ref):
+        raise DigestMismatch(
+            f"the cached image {archive} is not {ref} (its digest differs)",
+            hint="refill the cache with `ksi images save` on a node with internet, or remove "
+            "the archive")
 
 
 def save(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path:

@@ -30,14 +30,14 @@ from ksi import workload as workload_mod
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
 from ksi.exec import Runner
 from ksi.kube import Kube, user_kubeconfig
-from ksi.paths import private_dir, runtime_root, write_private
+from ksi.paths import private_dir, runtime_root, shared_root, write_private
 from ksi.plan import RunOptions, RunPlan, check_image, make_plan
 from ksi.ports import PortClaims, check_nodeport
 from ksi.progress import Progress
 from ksi.reaper import inventory, reap
 from ksi.rendezvous import JobDir, MemberRecord, Outcome, describe
 from ksi.signals import Shutdown
-from ksi.slurm import SlurmContext, job_end_time, job_state, node_address
+from ksi.slurm import SlurmContext, job_end_time, job_identity, job_state, node_address
 from ksi.tools.kind import Kind
 from ksi.tools.liqoctl import Liqoctl
 from ksi.tools.nerdctl import Nerdctl
@@ -78,8 +78,7 @@ def check_inputs(opts: RunOptions) -> RunOptions:
         check_nodeport(opts.port)
     # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
-    if shared_dir.exists() or not opts.dry_run:  # a dry run creates nothing
-        private_dir(shared_dir, what="shared directory (--shared-dir)")
+    shared_root(shared_dir, create=not opts.dry_run)  # a dry run creates nothing
     return replace(opts, workload=script.resolve(), workdir=workdir.resolve(),
                    shared_dir=shared_dir, load_images=tuple(archives))
 
@@ -236,9 +235,9 @@ class Member:
 
     def _join(self) -> bool:
         assert self.plan is not None
-        run_id = self.ctx.run_id if self.ctx.in_slurm else self.plan.cluster_name
-        self.job = JobDir(self.opts.shared_dir, run_id, rank=self.ctx.rank,
-                          members=self.ctx.members, warn=self.out.say)
+        identity = job_identity(self.ctx.job_id) if self.ctx.job_id else None
+        self.job = JobDir(self.opts.shared_dir, self.plan.run_id, rank=self.ctx.rank,
+                          members=self.ctx.members, warn=self.out.say, identity=identity)
         self.out.events_path = self.job.path / "events.jsonl"
         if self.job.outcome() is not None:
             raise RendezvousError(f"this job step already ended ({self.job.path}/outcome.json)",
@@ -294,6 +293,11 @@ class Member:
                     cluster.create(self.kind, plan, timeout=self.remaining())
                     return
                 except CommandError as exc:
+                    if cluster.is_name_taken(exc.stderr):  # not ours: never delete it
+                        guardian.stop(plan.run_dir)
+                        registry.remove(plan.cluster_name)
+                        self.registered = False
+                        raise
                     if attempt == 2 or not cluster.is_port_clash(exc.stderr):
                         raise
                     self.out.say("a chosen port was taken meanwhile; retrying with new ports")
@@ -321,20 +325,18 @@ class Member:
         plan = self.plan
         assert plan is not None
         nerdctl = Nerdctl(self.runner, dict(self.liqo.env))
+        archive = images.cached_archive(self.opts.shared_dir, plan.image)
         try:
-            archive = images.cached_archive(self.opts.shared_dir, plan.image)
             if archive is None or nerdctl.image_present(plan.image):
                 return  # nothing cached, or nothing to do: kind pulls if it must
             with self.phase("load node image from cache"):
-                nerdctl.load(archive, timeout=images.LOAD_TIMEOUT)
-            self.out.say(f"loaded {plan.image} from {archive}")
-            tagged = plan.image.split("@", 1)[0]
-            if tagged != plan.image and not nerdctl.image_present(plan.image):
-                # an archive keeps the tag, not the digest it was pulled by (docker-archive
-                # RepoTags); the cache was filled from the pinned reference, so use the tag
-                self.plan = replace(plan, image=tagged)
+                images.load_node_image(nerdctl, archive, plan.image)
+        except images.DigestMismatch:
+            raise  # never run another image than the pinned one
         except KsiError as exc:  # kind will try to pull, and say so if it cannot
             self.out.say(f"warning: could not load the node image from the cache: {exc.message}")
+            return
+        self.out.say(f"loaded {plan.image} from {archive}")
 
     def _join_loader(self) -> None:
         if self.loader is None or not self.opts.load_images:
@@ -362,7 +364,7 @@ class Member:
             finally:
                 kube.close()
         self._status("cluster-ready")
-        if self.job is not None and self.ctx.members > 1 and not self.job.is_leader:
+        if self.job is not None and self.federate and not self.job.is_leader:
             assert self.plan is not None
             # The leader peers with us through our admin kubeconfig (0600, removed at teardown).
             self.job.put_secret(self.ctx.rank, self.plan.kind_kubeconfig.read_text())
@@ -388,10 +390,11 @@ class Member:
             if self.federate:
                 providers = [federation.Provider(rank=r.rank, node=r.node, address=r.address,
                                                  gateway_port=r.gateway_port,
-                                                 kubeconfig=self.job.secret_path(r.rank))
+                                                 kubeconfig=self.job.peer_kubeconfig(r.rank))
                              for r in records.values() if r.rank != self.ctx.rank]
                 with self.phase("peer"):
                     federation.peer_all(self.liqo, plan, providers, timeout=self.remaining())
+                self.job.drop_secrets()  # peered: the followers' admin kubeconfigs must go
                 with self.phase("virtual nodes"):
                     kube.wait_ready(timeout=self.remaining(), shutdown=self.shutdown,
                                     expect=self.ctx.members, what="the virtual nodes")

@@ -155,7 +155,7 @@ def test_a_proxy_password_is_in_no_argv_and_no_output_and_the_guardian_still_wor
     # while the run is on, the guardian (a transient unit) is alive: record its environment
     workload.write_text(
         "for p in /proc/[0-9]*; do\n"
-        '  if tr "\\0" " " < $p/cmdline 2>/dev/null | grep -q "ksi.guardian ksi-"; then\n'
+        '  if tr "\\0" " " < $p/cmdline 2>/dev/null | grep -q "ksi.guardian $K8S_CLUSTER_NAME"; then\n'
         f'    tr "\\0" "\\n" < $p/environ > {out}/guardian.environ; fi\n'
         "done\n")
     shims = slow_tools(world.base / "slow")
