@@ -91,16 +91,19 @@ class Runner:
         program = self.which(argv[0], full_env)
         self.log(f"$ {' '.join(argv)}")
         started = time.monotonic()
-        proc = sh.Command(program)(
-            *argv[1:],
-            _env=full_env,
-            _cwd=cwd,
-            _bg=True,
-            _bg_exc=False,
-            _new_group=True,
-            _tty_out=False,
-            _in=os.devnull,
-        )
+        # stdin is the real /dev/null: sh feeds a *string* ``_in`` to the tool as data (it
+        # would read the bytes "/dev/null"), but passes an open file through as the descriptor
+        with open(os.devnull, "rb") as devnull:
+            proc = sh.Command(program)(
+                *argv[1:],
+                _env=full_env,
+                _cwd=cwd,
+                _bg=True,
+                _bg_exc=False,
+                _new_group=True,
+                _tty_out=False,
+                _in=devnull,
+            )
         outcome: str | None = None
         while proc.process.is_alive()[0]:
             if not ignore_shutdown and self.shutdown is not None and self.shutdown.is_set():

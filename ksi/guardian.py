@@ -9,7 +9,9 @@ containerd runs too.  The guardian
 * writes its pid to ``<run dir>/guardian.pid`` (ksi stops it with SIGTERM at teardown);
 * every second reads the cluster's registry record: gone (ksi tore down) or ``kept``
   (``--keep``) -> it exits; owner process gone (pid and start time, see ``registry``) -> it
-  deletes the cluster exactly as ``ksi delete`` would (kind delete, run files, the member's
+  ends the workload and whatever it started (every process of ours whose environment holds
+  ``K8S_CLUSTER_NAME=<cluster>``: the workload's process group, its daemons, even those that
+  left the group -- they hold the cluster's token), deletes the cluster exactly as ``ksi delete`` would (kind delete, run files, the member's
   secret and lock in the job directory), marks the member ``failed`` in the job directory so
   the other members stop waiting for it (a dead leader's run gets a failed outcome), and exits.
 
@@ -97,6 +99,42 @@ def stop(run_dir: Path, wait: float = 2.0) -> None:
         time.sleep(0.05)
 
 
+def workload_processes(cluster: str) -> list[int]:
+    """Our processes that inherited the workload's environment of ``cluster``."""
+    marker = f"\0K8S_CLUSTER_NAME={cluster}\0".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if proc.stat().st_uid != os.getuid():
+                continue
+            environ = b"\0" + (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ:
+            found.append(int(proc.name))
+    return found
+
+
+def end_workload(cluster: str, grace: float = 2.0) -> int:
+    """SIGTERM, then SIGKILL after ``grace``, what ``workload_processes`` finds; how many."""
+    pids = workload_processes(cluster)
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        end = time.monotonic() + wait
+        while time.monotonic() < end and workload_processes(cluster):
+            time.sleep(0.05)
+        pids = workload_processes(cluster)
+        if not pids:
+            break
+    return len(pids)
+
+
 def watch(cluster: str) -> int:
     """The guardian's loop (runs in the transient unit)."""
     from ksi.reaper import delete_one
@@ -117,6 +155,7 @@ def watch(cluster: str) -> int:
         if registry.owner_alive(record) is False:
             print(f"ksi guardian: the owner of {cluster} (pid {record.pid}) is gone; deleting it",
                   flush=True)
+            end_workload(cluster)
             try:
                 delete_one(Kind(Runner(grace=3.0)), cluster, record)
             except KsiError as exc:

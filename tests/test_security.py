@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import stat
+import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from ksi import constants as C
 from tests.conftest import ROOT, WORKLOADS
 
 PROBE = str(WORKLOADS / "probe.sh")
@@ -186,3 +191,150 @@ def test_verbose_command_lines_and_errors_redact_credentials_in_urls():
     assert "https://<redacted>@p:8080" in err.command
     assert redact("http://proxy:3128 and https://x.example/") == \
         "http://proxy:3128 and https://x.example/"
+
+
+# --- Slurm without Slurm: a job's environment and a scontrol that answers for it ----------------
+
+def fake_scontrol(world, *, submit: str = "2026-11-30T10:00:00", known: bool = True) -> Path:
+    """A ``scontrol`` on PATH for ``show job`` (one job, or "Invalid job id specified", as
+    slurm's scontrol prints for an unknown id) and ``show node``."""
+    bindir = world.base / "slurmbin"
+    bindir.mkdir(exist_ok=True)
+    job = (f"JobId=$3 JobName=t JobState=RUNNING SubmitTime={submit} "
+           f"StartTime={submit} EndTime=Unknown") if known else ""
+    script = bindir / "scontrol"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "show job" ]; then\n'
+        + (f'  echo "{job}"; exit 0\n' if known else
+           '  echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1\n')
+        + "fi\n"
+        'if [ "$1 $2" = "show node" ]; then echo "NodeName=$3 NodeAddr=$3"; exit 0; fi\n'
+        "exit 1\n")
+    script.chmod(0o755)
+    return bindir
+
+
+def slurm_env(world, bindir: Path, *, job: str = "4242", step: str | None = "0") -> dict[str, str]:
+    env = {"PATH": f"{bindir}{os.pathsep}{world.env['PATH']}", "SLURM_JOB_ID": job,
+           "SLURMD_NODENAME": socket.gethostname().split(".")[0]}
+    if step is not None:
+        env.update(SLURM_STEP_ID=step, SLURM_PROCID="0", SLURM_NODEID="0", SLURM_LOCALID="0",
+                   SLURM_STEP_NUM_TASKS="1", SLURM_STEP_NUM_NODES="1")
+    return env
+
+
+# --- issue 9.2: the shared directory cannot be swapped under a run -----------------------------
+
+def test_a_shared_dir_under_a_group_writable_parent_without_sticky_bit_is_refused(world):
+    project = world.base / "project"
+    project.mkdir()
+    project.chmod(0o2775)  # a group project directory: the group may rename what is inside
+    shared = project / "alice" / "ksi"
+    res = world.ksi("run", "--shared-dir", str(shared), PROBE, str(world.base / "out"))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip() == (
+        f"ERROR: the shared directory (--shared-dir) {shared} is inside {project}, which other "
+        "users can write to (they could rename it and plant their own) "
+        f"(run `chmod go-w {project}` (or `chmod +t` it), or choose another location)")
+    assert list(project.iterdir()) == []  # nothing created
+    assert not world.containers()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to play another user")
+def test_why_the_group_writable_parent_matters_another_user_can_swap_the_dir(world):
+    """The attack the check prevents, played by uid 65534 -- and that a sticky /tmp-like parent
+    prevents it, which is why such a parent is accepted."""
+    top = Path(tempfile.mkdtemp(prefix="ksi-sec-"))  # outside pytest's 0700 tree
+    top.chmod(0o711)  # the other user may pass through, as through a home directory
+    for mode, swapped in ((0o777, True), (0o1777, False)):
+        parent = top / f"p{mode:o}"
+        parent.mkdir()
+        parent.chmod(mode)
+        (parent / "ksi").mkdir(mode=0o700)
+        res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              "mv", str(parent / "ksi"), str(parent / "moved")],
+                             capture_output=True, text=True)
+        assert (res.returncode == 0) is swapped, res.stderr
+        shared = parent / ("moved" if swapped else "ksi")
+        shared.rename(parent / "ksi") if swapped else None
+        res = world.ksi("run", "--shared-dir", str(parent / "ksi"), PROBE,
+                        str(world.base / f"out{mode:o}"))
+        assert (res.returncode == 2) is swapped, res.stderr
+    shutil.rmtree(top)
+
+
+def test_parents_that_ksi_creates_are_0700_whatever_the_umask(world):
+    shared = world.base / "scratch" / "alice" / "ksi"
+    res = subprocess.run(["ksi", "run", "--shared-dir", str(shared), PROBE,
+                          str(world.base / "out")], cwd=world.base / "work", text=True,
+                         capture_output=True, timeout=120, env=world.env,
+                         preexec_fn=lambda: os.umask(0))
+    assert res.returncode == 0, res.stderr
+    for path in (world.base / "scratch", world.base / "scratch" / "alice", shared,
+                 shared / "jobs"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+
+
+def test_a_shared_dir_of_mode_0755_is_made_0700(world):
+    world.shared.chmod(0o755)
+    res = world.ksi("run", PROBE, str(world.base / "out"))
+    assert res.returncode == 0, res.stderr
+    assert stat.S_IMODE(world.shared.stat().st_mode) == 0o700
+    assert stat.S_IMODE((world.shared / "jobs").stat().st_mode) == 0o700
+
+
+def _job_dir_with_identity(world, job: str = "4242", submit: str = "2026-11-30T10:00:00") -> Path:
+    jobdir = world.shared / "jobs" / f"{job}.0"
+    (jobdir / "members").mkdir(parents=True, mode=0o700)
+    (world.shared / "jobs").chmod(0o700)
+    jobdir.chmod(0o700)
+    (jobdir / "job.json").write_text(json.dumps(
+        {"identity": f"{job} submitted {submit} started {submit}"}))
+    (jobdir / "job.json").chmod(0o600)
+    return jobdir
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
+def test_a_file_in_the_job_dir_owned_by_another_user_is_refused_naming_it(world):
+    bindir = fake_scontrol(world)
+    jobdir = _job_dir_with_identity(world)
+    planted = jobdir / "outcome.json"
+    planted.write_text(json.dumps({"status": "finished", "exit_code": 0}))
+    os.chown(planted, 65534, 65534)
+    res = world.ksi("run", PROBE, str(world.base / "out"), env=slurm_env(world, bindir))
+    assert res.returncode == 5, res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1
+    assert f"refusing {planted} belongs to another user (uid 65534)" in errors[0]
+    assert not (world.base / "out").exists()
+
+
+def test_a_symlink_planted_as_a_record_is_not_followed(world):
+    bindir = fake_scontrol(world)
+    jobdir = _job_dir_with_identity(world)
+    target = world.base / "theirs.json"
+    target.write_text(json.dumps({"status": "finished", "exit_code": 0}))
+    (jobdir / "outcome.json").symlink_to(target)
+    res = world.ksi("run", PROBE, str(world.base / "out"), env=slurm_env(world, bindir))
+    assert res.returncode == 5, res.stderr
+    assert f"refusing {jobdir / 'outcome.json'} cannot be opened without following links" \
+        in res.stderr
+
+
+def test_a_cached_node_image_with_another_digest_is_refused(world):
+    other = "kindest/node:v1.33.1@sha256:" + "ab" * 32
+    res = world.ksi("images", "save", other)
+    assert res.returncode == 0, res.stderr
+    for image in world.fake_root.glob("hosts/*/*/images/*.json"):
+        image.unlink()  # this node has no image and cannot pull
+    res = world.ksi("run", PROBE, str(world.base / "out"),
+                    env={"KSI_FAKE_MISSING_IMAGES": C.DEFAULT_NODE_IMAGE})
+    assert res.returncode == 2, res.stderr
+    archive = world.shared / "images" / "kindest_node_v1.33.1.tar"
+    errors = [line for line in res.stderr.splitlines() if line.startswith("ERROR")]
+    assert errors == [f"ERROR: the cached image {archive} is not {C.DEFAULT_NODE_IMAGE} (its "
+                      "digest differs) (refill the cache with `ksi images save` on a node with "
+                      "internet, or remove the archive)"]
+    assert "loaded" not in res.stderr
+    assert not world.containers()
