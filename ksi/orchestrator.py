@@ -278,6 +278,7 @@ class Member:
     def _create_cluster(self) -> None:
         assert self.plan is not None
         with self.phase("create cluster"):
+            registry.refuse_taken(self.plan.cluster_name)  # another run's: touch nothing
             for attempt in (1, 2):
                 plan = self.plan
                 private_dir(plan.run_dir.parent, what="runs directory")
@@ -296,6 +297,7 @@ class Member:
                     if cluster.is_name_taken(exc.stderr):  # not ours: never delete it
                         guardian.stop(plan.run_dir)
                         registry.remove(plan.cluster_name)
+                        shutil.rmtree(plan.run_dir, ignore_errors=True)
                         self.registered = False
                         raise
                     if attempt == 2 or not cluster.is_port_clash(exc.stderr):

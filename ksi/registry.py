@@ -73,6 +73,17 @@ def load(name: str) -> Record | None:
         return None
 
 
+def refuse_taken(name: str) -> None:
+    """Before creating ``name``: refuse when another ksi run of this node registered it."""
+    from ksi.errors import BringUpError
+
+    record = load(name)
+    if record is not None and record.pid != os.getpid() and owner_alive(record) is not False:
+        raise BringUpError(f"a cluster named {name} belongs to another ksi run "
+                           f"(pid {record.pid} on {record.host})",
+                           hint="ksi never touches another run's cluster; see `ksi list`")
+
+
 def remove(name: str) -> None:
     remove_quietly(records_dir() / f"{name}.json")
 

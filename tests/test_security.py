@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import shutil
 import socket
 import stat
@@ -16,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from ksi import constants as C
-from tests.conftest import ROOT, WORKLOADS
+from tests.conftest import ROOT, WORKLOADS, alive, wait_for
 
 PROBE = str(WORKLOADS / "probe.sh")
+SLEEPER = str(WORKLOADS / "sleeper.sh")
 
 
 def test_a_group_writable_shared_dir_is_refused_before_anything_is_created(world):
@@ -338,3 +341,145 @@ def test_a_cached_node_image_with_another_digest_is_refused(world):
                       "internet, or remove the archive)"]
     assert "loaded" not in res.stderr
     assert not world.containers()
+
+
+# --- issue 9.3: one run, one name, one job directory -- also without a job step -----------------
+
+def test_runs_in_a_row_in_the_batch_step_each_get_their_own_name_and_job_dir(world):
+    env = slurm_env(world, fake_scontrol(world), step=None)  # the batch script: no step id
+    first = world.ksi("run", PROBE, str(world.base / "out1"), env=env)
+    second = world.ksi("run", PROBE, str(world.base / "out2"), env=env)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    names = [re.search(r"cluster (ksi-4242-batchp\d+[0-9a-f]{6}-0);", r.stderr)[1]
+             for r in (first, second)]
+    assert names[0] != names[1]
+    assert len(list((world.shared / "jobs").iterdir())) == 2
+
+
+def test_two_runs_at_once_in_one_interactive_step_do_not_touch_each_other(world):
+    # `srun --pty bash`: a real step whose one task is the shell, not ksi
+    env = {**slurm_env(world, fake_scontrol(world)), "SLURM_TASK_PID": "1"}
+    out1, out2 = world.base / "out1", world.base / "out2"
+    first = world.popen("run", SLEEPER, str(out1), env=env)
+    wait_for(lambda: (out1 / "started").exists(), 60, "the first workload")
+    second = world.ksi("run", PROBE, str(out2), env=env)
+    assert second.returncode == 0, second.stderr
+    # the first run's cluster, files and record are untouched by the second one's teardown
+    name = (out1 / "cluster").read_text().strip()
+    assert [c["name"] for c in world.containers()] == [f"{name}-control-plane"]
+    assert (world.runtime / "clusters" / f"{name}.json").exists()
+    os.kill(first.pid, signal.SIGTERM)
+    first.communicate(timeout=60)
+    assert first.returncode == 143
+
+
+def test_a_cluster_that_ksi_did_not_create_is_never_deleted(world):
+    env = slurm_env(world, fake_scontrol(world))
+    kindenv = {**world.env, "KIND_EXPERIMENTAL_PROVIDER": "nerdctl"}
+    theirs = subprocess.run(["kind", "create", "cluster", "--name", "ksi-4242-0-0"],
+                            env=kindenv, capture_output=True, text=True, timeout=60)
+    assert theirs.returncode == 0, theirs.stderr
+    try:
+        res = world.ksi("run", PROBE, str(world.base / "out"), env=env)
+        assert res.returncode == 4, res.stderr
+        assert 'already exist for a cluster with the name "ksi-4242-0-0"' in res.stderr
+        assert "delete cluster" not in res.stderr
+        assert [c["name"] for c in world.containers()] == ["ksi-4242-0-0-control-plane"]
+    finally:
+        subprocess.run(["kind", "delete", "cluster", "--name", "ksi-4242-0-0"], env=kindenv,
+                       capture_output=True, timeout=60)
+
+
+def test_a_job_dir_left_by_an_earlier_job_with_the_same_id_is_set_aside(world):
+    bindir = fake_scontrol(world, submit="2026-11-30T11:00:00")
+    old = _job_dir_with_identity(world, submit="2026-01-01T00:00:00")  # job 4242, long ago
+    (old / "outcome.json").write_text(json.dumps({"status": "finished", "exit_code": 0}))
+    (old / "members" / "0.json").write_text("{}")
+    res = world.ksi("run", PROBE, str(world.base / "out"), env=slurm_env(world, bindir))
+    assert res.returncode == 0, res.stderr
+    aside = [p for p in (world.shared / "jobs").iterdir() if ".stale-" in p.name]
+    assert len(aside) == 1 and (aside[0] / "outcome.json").exists()
+    assert (f"warning: {old} was left by another job (4242 submitted 2026-01-01T00:00:00 "
+            f"started 2026-01-01T00:00:00); set aside as {aside[0].name}, not used") in res.stderr
+    assert json.loads((old / "job.json").read_text())["identity"] == \
+        "4242 submitted 2026-11-30T11:00:00 started 2026-11-30T11:00:00"
+
+
+# --- issue 9.5: smaller holes ------------------------------------------------------------------
+
+def test_the_reaper_keeps_a_cluster_whose_owner_runs_whatever_slurm_says(world):
+    out = world.base / "out"
+    run = world.popen("run", SLEEPER, str(out), env=slurm_env(world, fake_scontrol(world)))
+    wait_for(lambda: (out / "started").exists(), 60, "the workload")
+    liar = world.base / "liar"
+    liar.mkdir()
+    fake_scontrol(world, known=False).rename(liar / "scontrol")  # "Invalid job id specified"
+    res = world.ksi("delete", "--stale", env={"PATH": f"{liar}{os.pathsep}{world.env['PATH']}"})
+    assert res.returncode == 0, res.stderr
+    assert "deleted" not in res.stdout
+    assert len(world.containers()) == 1
+    os.kill(run.pid, signal.SIGTERM)
+    run.communicate(timeout=60)
+
+
+def test_the_guardian_ends_the_workload_and_its_daemons_after_a_sigkill(world):
+    out = world.base / "out"
+    out.mkdir()
+    workload = world.base / "work" / "daemon.sh"
+    workload.write_text(f"setsid sleep 1000 & echo $! > {out}/daemon.pid\n"
+                        f"echo $$ > {out}/pid; touch {out}/started; sleep 1000\n")
+    run = world.popen("run", str(workload))
+    wait_for(lambda: (out / "started").exists(), 60, "the workload")
+    daemon, shell = int((out / "daemon.pid").read_text()), int((out / "pid").read_text())
+    os.kill(run.pid, signal.SIGKILL)  # ksi alone: its workload and the daemon stay
+    run.wait()
+    wait_for(lambda: not world.containers(), 20, "the guardian to delete the cluster")
+    wait_for(lambda: not alive(daemon) and not alive(shell), 10, "the workload to be ended")
+
+
+def test_delete_stale_sweeps_what_ksi_kept_for_clusters_kind_no_longer_lists(world):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    runs, records = world.runtime / "runs", world.runtime / "clusters"
+    for d in (world.runtime, runs, records):
+        d.mkdir(mode=0o700, exist_ok=True)
+    (runs / "ksi-p1-abcdef").mkdir(mode=0o700)
+    (runs / "ksi-p1-abcdef" / "kubeconfig").write_text("x")
+    (records / "ksi-p1-abcdef.json").write_text(json.dumps({
+        "name": "ksi-p1-abcdef", "host": socket.gethostname().split(".")[0], "pid": dead.pid,
+        "pid_start": "1", "job_id": None, "step_id": None, "rank": 0, "created": time.time(),
+        "run_dir": str(runs / "ksi-p1-abcdef")}))
+    res = world.ksi("delete", "--stale")
+    assert res.returncode == 0, res.stderr
+    assert "removed the leftovers of ksi-p1-abcdef (kind no longer lists it)" in res.stdout
+    assert not list(runs.iterdir()) and not list(records.iterdir())
+
+
+def test_tools_get_the_real_dev_null_on_stdin():
+    from ksi.exec import Runner
+
+    res = Runner().run(["sh", "-c", "readlink /proc/self/fd/0; cat"], timeout=10)
+    assert res.stdout == "/dev/null\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to plant a directory as another user")
+def test_a_runtime_dir_planted_in_tmp_by_another_user_does_not_block_ksi(world):
+    top = Path(tempfile.mkdtemp(prefix="ksi-sec-"))  # outside pytest's 0700 tree
+    top.chmod(0o711)
+    tmp = top / "tmp"
+    tmp.mkdir()
+    tmp.chmod(0o1777)
+    planted = tmp / f"ksi-{os.getuid()}"
+    subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "mkdir", "-m", "777", str(planted)], check=True)
+    res = world.ksi("run", PROBE, str(world.base / "out"),
+                    env={"XDG_RUNTIME_DIR": "", "TMPDIR": str(tmp)})
+    assert res.returncode == 0, res.stderr
+    assert list(planted.iterdir()) == []  # never used
+    private = [p for p in tmp.iterdir() if p != planted]
+    assert len(private) == 1 and stat.S_IMODE(private[0].stat().st_mode) == 0o700
+    leftovers = [p.name for sub in ("runs", "clusters", "ports")
+                 for p in (private[0] / sub).glob("*")]
+    assert not leftovers
+    shutil.rmtree(top)
