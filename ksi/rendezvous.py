@@ -198,6 +198,7 @@ class JobDir:
             return False
         except (OSError, NotImplementedError) as exc:
             why = getattr(exc, "strerror", None) or "file locks are not supported"
+            remove_quietly(self.lock_path)  # nobody can hold a lock that does not work
             raise UsageError(
                 f"cannot lock {self.lock_path}: {why}",
                 hint="--shared-dir must be on a filesystem with working file locks "

@@ -483,3 +483,19 @@ def test_a_runtime_dir_planted_in_tmp_by_another_user_does_not_block_ksi(world):
                  for p in (private[0] / sub).glob("*")]
     assert not leftovers
     shutil.rmtree(top)
+
+
+# --- issue 12 item 4: locks that are missing or only node-local ---------------------------------
+
+def test_a_filesystem_without_flock_is_one_line_never_a_silent_soft_lock(world):
+    from tests import flockshim
+
+    lib = flockshim.build(world.base)
+    res = world.ksi("run", PROBE, str(world.base / "out"),
+                    env={"LD_PRELOAD": str(lib), "KSI_TEST_FLOCK": "enosys"})
+    assert res.returncode == 2, res.stderr
+    lock = next(world.shared.glob("jobs/*")) / "leader.lock"
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"ERROR: cannot lock {lock}: Function not implemented (--shared-dir must be on a "
+        "filesystem with working file locks (NFS with lockd, Lustre mounted with flock))")
+    assert not (world.base / "out").exists()
