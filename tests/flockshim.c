@@ -6,6 +6,9 @@
  *                             processes of one host (UTS name), not across hosts.
  *   KSI_TEST_FLOCK=enosys     flock fails with ENOSYS, as on a filesystem without lock support.
  *
+ *   KSI_TEST_FLOCK_PREFIX     only files whose path starts with it (the "shared filesystem");
+ *                             every other flock is the real one.
+ *
  * Built by tests/flockshim.py with gcc.  Never used outside the tests.
  */
 #define _GNU_SOURCE
@@ -31,6 +34,17 @@ int flock(int fd, int operation) {
     const char *mode = getenv("KSI_TEST_FLOCK");
     if (!mode || fd < 0 || fd >= MAX_FD)
         return real_flock(fd, operation);
+    const char *prefix = getenv("KSI_TEST_FLOCK_PREFIX");
+    if (prefix && !shadow[fd]) {
+        char link[64], target[PATH_MAX];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n < 0)
+            return real_flock(fd, operation);
+        target[n] = 0;
+        if (strncmp(target, prefix, strlen(prefix)) != 0)
+            return real_flock(fd, operation);
+    }
     if (strcmp(mode, "enosys") == 0) {
         errno = ENOSYS;
         return -1;

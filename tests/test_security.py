@@ -198,10 +198,11 @@ def test_verbose_command_lines_and_errors_redact_credentials_in_urls():
 
 # --- Slurm without Slurm: a job's environment and a scontrol that answers for it ----------------
 
-def fake_scontrol(world, *, submit: str = "2026-11-30T10:00:00", known: bool = True) -> Path:
+def fake_scontrol(world, *, submit: str = "2026-11-30T10:00:00", known: bool = True,
+                  where: str = "slurmbin") -> Path:
     """A ``scontrol`` on PATH for ``show job`` (one job, or "Invalid job id specified", as
     slurm's scontrol prints for an unknown id) and ``show node``."""
-    bindir = world.base / "slurmbin"
+    bindir = world.base / where
     bindir.mkdir(exist_ok=True)
     job = (f"JobId=$3 JobName=t JobState=RUNNING SubmitTime={submit} "
            f"StartTime={submit} EndTime=Unknown") if known else ""
@@ -412,9 +413,7 @@ def test_the_reaper_keeps_a_cluster_whose_owner_runs_whatever_slurm_says(world):
     out = world.base / "out"
     run = world.popen("run", SLEEPER, str(out), env=slurm_env(world, fake_scontrol(world)))
     wait_for(lambda: (out / "started").exists(), 60, "the workload")
-    liar = world.base / "liar"
-    liar.mkdir()
-    fake_scontrol(world, known=False).rename(liar / "scontrol")  # "Invalid job id specified"
+    liar = fake_scontrol(world, known=False, where="liar")  # "Invalid job id specified"
     res = world.ksi("delete", "--stale", env={"PATH": f"{liar}{os.pathsep}{world.env['PATH']}"})
     assert res.returncode == 0, res.stderr
     assert "deleted" not in res.stdout
@@ -492,7 +491,8 @@ def test_a_filesystem_without_flock_is_one_line_never_a_silent_soft_lock(world):
 
     lib = flockshim.build(world.base)
     res = world.ksi("run", PROBE, str(world.base / "out"),
-                    env={"LD_PRELOAD": str(lib), "KSI_TEST_FLOCK": "enosys"})
+                    env={"LD_PRELOAD": str(lib), "KSI_TEST_FLOCK": "enosys",
+                         "KSI_TEST_FLOCK_PREFIX": str(world.shared)})
     assert res.returncode == 2, res.stderr
     lock = next(world.shared.glob("jobs/*")) / "leader.lock"
     assert res.stderr.strip().splitlines()[-1] == (
