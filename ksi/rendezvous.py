@@ -67,8 +67,14 @@ if TYPE_CHECKING:
 
 from ksi.constants import EXIT_RENDEZVOUS
 from ksi.errors import KsiError, PhaseTimeout, RendezvousError, UsageError
-from ksi.paths import (ForeignFile, private_dir, read_private, remove_quietly, shared_root,
-                       write_private)
+from ksi.paths import (
+    ForeignFile,
+    private_dir,
+    read_private,
+    remove_quietly,
+    shared_root,
+    write_private,
+)
 from ksi.signals import Shutdown
 
 STATUSES = ("joined", "cluster-ready", "liqo-ready", "federated", "done")
@@ -105,7 +111,7 @@ class Outcome:
     error: str = ""
 
 
-def _file_lock(path: Path) -> "BaseFileLock":
+def _file_lock(path: Path) -> BaseFileLock:
     """A ``flock`` lock that never silently becomes filelock's soft marker lock (filelock >= 3.30
     falls back to one where ``flock`` says ENOSYS; older versions have no fallback)."""
     from filelock import FileLock

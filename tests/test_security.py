@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -258,7 +258,7 @@ def test_why_the_group_writable_parent_matters_another_user_can_swap_the_dir(wor
         (parent / "ksi").mkdir(mode=0o700)
         res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                               "mv", str(parent / "ksi"), str(parent / "moved")],
-                             capture_output=True, text=True)
+                             check=False, capture_output=True, text=True)
         assert (res.returncode == 0) is swapped, res.stderr
         shared = parent / ("moved" if swapped else "ksi")
         shared.rename(parent / "ksi") if swapped else None
@@ -270,7 +270,7 @@ def test_why_the_group_writable_parent_matters_another_user_can_swap_the_dir(wor
 
 def test_parents_that_ksi_creates_are_0700_whatever_the_umask(world):
     shared = world.base / "scratch" / "alice" / "ksi"
-    res = subprocess.run(["ksi", "run", "--shared-dir", str(shared), PROBE,
+    res = subprocess.run(check=False, args=["ksi", "run", "--shared-dir", str(shared), PROBE,
                           str(world.base / "out")], cwd=world.base / "work", text=True,
                          capture_output=True, timeout=120, env=world.env,
                          preexec_fn=lambda: os.umask(0))
@@ -378,7 +378,7 @@ def test_two_runs_at_once_in_one_interactive_step_do_not_touch_each_other(world)
 def test_a_cluster_that_ksi_did_not_create_is_never_deleted(world):
     env = slurm_env(world, fake_scontrol(world))
     kindenv = {**world.env, "KIND_EXPERIMENTAL_PROVIDER": "nerdctl"}
-    theirs = subprocess.run(["kind", "create", "cluster", "--name", "ksi-4242-0-0"],
+    theirs = subprocess.run(check=False, args=["kind", "create", "cluster", "--name", "ksi-4242-0-0"],
                             env=kindenv, capture_output=True, text=True, timeout=60)
     assert theirs.returncode == 0, theirs.stderr
     try:
@@ -388,7 +388,7 @@ def test_a_cluster_that_ksi_did_not_create_is_never_deleted(world):
         assert "delete cluster" not in res.stderr
         assert [c["name"] for c in world.containers()] == ["ksi-4242-0-0-control-plane"]
     finally:
-        subprocess.run(["kind", "delete", "cluster", "--name", "ksi-4242-0-0"], env=kindenv,
+        subprocess.run(check=False, args=["kind", "delete", "cluster", "--name", "ksi-4242-0-0"], env=kindenv,
                        capture_output=True, timeout=60)
 
 
