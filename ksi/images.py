@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ksi.errors import KsiError, UsageError
+from ksi.errors import KsiError, PhaseTimeout, UsageError
 from ksi.exec import Runner
 from ksi.paths import private_dir
 from ksi.signals import Shutdown
@@ -111,7 +111,7 @@ class Loader:
             return
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise KsiError("loading the --load-image archives did not finish in time",
+            raise PhaseTimeout("loading the --load-image archives did not finish in time",
                            hint="raise --timeout, or check the archives with `nerdctl load`")
         if self.error is not None:
             raise self.error

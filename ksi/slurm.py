@@ -20,15 +20,10 @@ VARIABLES = {
     "job_id": "SLURM_JOB_ID",
     "step_id": "SLURM_STEP_ID",
     "rank": "SLURM_PROCID",
-    "node_id": "SLURM_NODEID",
     "local_id": "SLURM_LOCALID",
     "ntasks": "SLURM_STEP_NUM_TASKS",
     "nnodes": "SLURM_STEP_NUM_NODES",
-    "job_nnodes": "SLURM_JOB_NUM_NODES",
-    "nodelist": "SLURM_STEP_NODELIST",
     "node_name": "SLURMD_NODENAME",
-    "launch_ip": "SLURM_LAUNCH_NODE_IPADDR",
-    "tasks_per_node": "SLURM_STEP_TASKS_PER_NODE",
     "task_pid": "SLURM_TASK_PID",
 }
 
@@ -54,8 +49,6 @@ class SlurmContext:
     ntasks: int
     nnodes: int
     node_name: str
-    nodelist: str | None = None
-    launch_ip: str | None = None
     #: pid of the step's task (slurmstepd's child); not ksi's own in ``srun --pty bash``
     task_pid: int | None = None
 
@@ -113,8 +106,6 @@ class SlurmContext:
             ntasks=ntasks,
             nnodes=nnodes,
             node_name=env.get(VARIABLES["node_name"]) or host,
-            nodelist=env.get(VARIABLES["nodelist"]) or None,
-            launch_ip=env.get(VARIABLES["launch_ip"]) or None,
             task_pid=_int(env, "task_pid", 0) or None,
         )
 

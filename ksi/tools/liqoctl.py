@@ -29,12 +29,10 @@ class Liqoctl:
         return self.runner.run(["liqoctl", *args], timeout=timeout + 15, env=self.env)
 
     def install_kind(self, *, cluster_id: str, kubeconfig: Path, version: str,
-                     api_server_url: str, pod_cidr: str, service_cidr: str,
-                     timeout: float, local_chart_path: Path | None = None) -> Result:
+                     api_server_url: str, timeout: float, local_chart_path: Path | None = None) -> Result:
         offline = ["--local-chart-path", str(local_chart_path)] if local_chart_path else []
         # No --pod-cidr/--service-cidr: they belong to the generic provider only; the kind
         # provider reads them from kube-controller-manager (set from our kind config).
-        del pod_cidr, service_cidr
         return self._run(
             "install", "kind", *offline,
             "--cluster-id", cluster_id,
