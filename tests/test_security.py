@@ -29,8 +29,8 @@ def test_a_group_writable_shared_dir_is_refused_before_anything_is_created(world
     shared.mkdir(mode=0o775)
     shared.chmod(0o775)
     res = world.ksi("run", "--shared-dir", str(shared), PROBE, str(world.base / "out"))
-    assert res.returncode == 2
-    assert res.stderr.strip() == (
+    assert res.returncode == C.EXIT_KSI_FAILED
+    assert res.stderr.strip().splitlines()[0] == (
         f"ERROR: the shared directory (--shared-dir) {shared} is writable by other users "
         f"(run `chmod go-w {shared}` or choose another location)")
     assert not world.containers() and not (world.base / "out").exists()
@@ -42,9 +42,9 @@ def test_a_shared_dir_of_another_user_is_refused(world):
     shared.mkdir(mode=0o700)
     os.chown(shared, 65534, 65534)
     res = world.ksi("run", "--shared-dir", str(shared), PROBE, str(world.base / "out"))
-    assert res.returncode == 2
+    assert res.returncode == C.EXIT_KSI_FAILED
     assert "belongs to another user (uid 65534)" in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
+    assert len(res.stderr.strip().splitlines()) == 2  # the error, and whose exit code
 
 
 def test_a_symlink_planted_inside_the_shared_dir_is_not_followed(world):
@@ -52,7 +52,7 @@ def test_a_symlink_planted_inside_the_shared_dir_is_not_followed(world):
     elsewhere.mkdir(mode=0o700)
     (world.shared / "jobs").symlink_to(elsewhere)
     res = world.ksi("run", PROBE, str(world.base / "out"))
-    assert res.returncode == 2
+    assert res.returncode == C.EXIT_KSI_FAILED
     assert "is not a directory (or is a symlink)" in res.stderr
     assert list(elsewhere.iterdir()) == []
 
@@ -81,6 +81,10 @@ def test_the_token_is_nowhere_but_in_the_private_kubeconfig(world):
     for path in [job, *job.rglob("*")]:
         if not path.is_symlink():
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("ERROR")]
 
 
 # --- issue 9.1: the token never appears in any process's argv ---------------------------------
@@ -236,11 +240,11 @@ def test_a_shared_dir_under_a_group_writable_parent_without_sticky_bit_is_refuse
     project.chmod(0o2775)  # a group project directory: the group may rename what is inside
     shared = project / "alice" / "ksi"
     res = world.ksi("run", "--shared-dir", str(shared), PROBE, str(world.base / "out"))
-    assert res.returncode == 2, res.stderr
-    assert res.stderr.strip() == (
+    assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
+    assert error_lines(res.stderr) == [(
         f"ERROR: the shared directory (--shared-dir) {shared} is inside {project}, which other "
         "users can write to (they could rename it and plant their own) "
-        f"(run `chmod go-w {project}` (or `chmod +t` it), or choose another location)")
+        f"(run `chmod go-w {project}` (or `chmod +t` it), or choose another location)")]
     assert list(project.iterdir()) == []  # nothing created
     assert not world.containers()
 
@@ -264,7 +268,7 @@ def test_why_the_group_writable_parent_matters_another_user_can_swap_the_dir(wor
         shared.rename(parent / "ksi") if swapped else None
         res = world.ksi("run", "--shared-dir", str(parent / "ksi"), PROBE,
                         str(world.base / f"out{mode:o}"))
-        assert (res.returncode == 2) is swapped, res.stderr
+        assert (res.returncode == C.EXIT_KSI_FAILED) is swapped, res.stderr
     shutil.rmtree(top)
 
 
@@ -307,8 +311,8 @@ def test_a_file_in_the_job_dir_owned_by_another_user_is_refused_naming_it(world)
     planted.write_text(json.dumps({"status": "finished", "exit_code": 0}))
     os.chown(planted, 65534, 65534)
     res = world.ksi("run", PROBE, str(world.base / "out"), env=slurm_env(world, bindir))
-    assert res.returncode == 5, res.stderr
-    errors = [line for line in res.stderr.splitlines() if line.startswith("ERROR")]
+    assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
+    errors = error_lines(res.stderr)
     assert len(errors) == 1
     assert f"refusing {planted} belongs to another user (uid 65534)" in errors[0]
     assert not (world.base / "out").exists()
@@ -321,7 +325,7 @@ def test_a_symlink_planted_as_a_record_is_not_followed(world):
     target.write_text(json.dumps({"status": "finished", "exit_code": 0}))
     (jobdir / "outcome.json").symlink_to(target)
     res = world.ksi("run", PROBE, str(world.base / "out"), env=slurm_env(world, bindir))
-    assert res.returncode == 5, res.stderr
+    assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
     assert f"refusing {jobdir / 'outcome.json'} cannot be opened without following links" \
         in res.stderr
 
@@ -334,9 +338,9 @@ def test_a_cached_node_image_with_another_digest_is_refused(world):
         image.unlink()  # this node has no image and cannot pull
     res = world.ksi("run", PROBE, str(world.base / "out"),
                     env={"KSI_FAKE_MISSING_IMAGES": C.DEFAULT_NODE_IMAGE})
-    assert res.returncode == 2, res.stderr
+    assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
     archive = world.shared / "images" / "kindest_node_v1.33.1.tar"
-    errors = [line for line in res.stderr.splitlines() if line.startswith("ERROR")]
+    errors = error_lines(res.stderr)
     assert errors == [f"ERROR: the cached image {archive} is not {C.DEFAULT_NODE_IMAGE} (its "
                       "digest differs) (refill the cache with `ksi images save` on a node with "
                       "internet, or remove the archive)"]
@@ -383,7 +387,7 @@ def test_a_cluster_that_ksi_did_not_create_is_never_deleted(world):
     assert theirs.returncode == 0, theirs.stderr
     try:
         res = world.ksi("run", PROBE, str(world.base / "out"), env=env)
-        assert res.returncode == 4, res.stderr
+        assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
         assert 'already exist for a cluster with the name "ksi-4242-0-0"' in res.stderr
         assert "delete cluster" not in res.stderr
         assert [c["name"] for c in world.containers()] == ["ksi-4242-0-0-control-plane"]
@@ -493,9 +497,9 @@ def test_a_filesystem_without_flock_is_one_line_never_a_silent_soft_lock(world):
     res = world.ksi("run", PROBE, str(world.base / "out"),
                     env={"LD_PRELOAD": str(lib), "KSI_TEST_FLOCK": "enosys",
                          "KSI_TEST_FLOCK_PREFIX": str(world.shared)})
-    assert res.returncode == 2, res.stderr
+    assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
     lock = next(world.shared.glob("jobs/*")) / "leader.lock"
-    assert res.stderr.strip().splitlines()[-1] == (
+    assert error_lines(res.stderr) == [
         f"ERROR: cannot lock {lock}: Function not implemented (--shared-dir must be on a "
-        "filesystem with working file locks (NFS with lockd, Lustre mounted with flock))")
+        "filesystem with working file locks (NFS with lockd, Lustre mounted with flock))"]
     assert not (world.base / "out").exists()
