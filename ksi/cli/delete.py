@@ -37,7 +37,7 @@ def delete(names: tuple[str, ...], stale: bool, verbose: bool) -> None:
     deleted, errors = reap(kind, chosen)
     for name in deleted:
         click.echo(f"deleted {name}")
-    swept = sweep_orphans(kind.clusters()) if stale else []
+    swept = sweep_orphans([e.name for e in entries]) if stale else []
     for name in swept:
         click.echo(f"removed the leftovers of {name} (kind no longer lists it)")
     if stale and not chosen and not swept:
