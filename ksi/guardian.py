@@ -76,12 +76,12 @@ def start(runner: Runner, cluster: str, env: dict[str, str]) -> str | None:
     record = registry.load(cluster)
     if record is None:
         return "the cluster has no registry record"
+    from ksi.tools.systemd_run import SystemdRun
+
     env_file = write_private(Path(record.run_dir) / ENV_FILE, env_file_text(env))
-    argv = ["systemd-run", "--user", "--unit", unit_name(cluster), "--collect", "--quiet",
-            f"--property=EnvironmentFile={env_file}",
-            "--", sys.executable, "-m", "ksi.guardian", cluster]
     try:
-        runner.run(argv, timeout=15, env=env)
+        SystemdRun(runner, env).start_unit(
+            unit_name(cluster), [sys.executable, "-m", "ksi.guardian", cluster], env_file)
     except KsiError as exc:
         return exc.message
     return None

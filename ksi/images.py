@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Callable
 
@@ -46,18 +47,6 @@ def cached_archive(shared_dir: Path, ref: str) -> Path | None:
 
 class DigestMismatch(UsageError):
     """The cached node image is not the pinned one."""
-
-
-def load_node_image(nerdctl: Nerdctl, archive: Path, ref: str) -> None:
-    """``nerdctl load`` the cached archive of ``ref``; refuse it when, once loaded, the pinned
-    reference (with its digest) is still absent: the archive holds another image under the same
-    tag, and running it would not be running what was pinned."""
-    nerdctl.load(archive, timeout=LOAD_TIMEOUT)
-    if "@" in ref and not nerdctl.image_present(ref):
-        raise DigestMismatch(
-            f"the cached image {archive} is not {ref} (its digest differs)",
-            hint="refill the cache with `ksi images save` on a node with internet, or remove "
-            "the archive")
 
 
 def save(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path:
@@ -121,3 +110,34 @@ class Loader:
         if self._thread is not None and self._thread.is_alive():
             self._stop.request()
             self._thread.join(timeout)
+
+
+def load_node_image(runner: Runner, env: dict[str, str], shared_dir: Path, image: str, *,
+                    phase: Callable[[str], AbstractContextManager[None]],
+                    say: Callable[[str], None]) -> str:
+    """``ksi run``: load the kind node image from the cache when this node lacks it; return the
+    reference to use.  Best effort: on failure kind tries to pull, and says so if it cannot --
+    except that an archive holding another image under the pinned tag (its digest differs) is
+    refused (``DigestMismatch``): never run another image than the pinned one, never fall back
+    to the bare tag, never say it was loaded."""
+    nerdctl = Nerdctl(runner, env)
+    archive = cached_archive(shared_dir, image)
+    try:
+        if archive is None or nerdctl.image_present(image):
+            return image  # nothing cached, or nothing to do: kind pulls if it must
+        with phase("load node image from cache"):
+            nerdctl.load(archive, timeout=LOAD_TIMEOUT)
+            # nerdctl save keeps the digest (OCI index.json); a pinned reference still absent
+            # after the load means the archive holds something else under the same tag
+            if "@" in image and not nerdctl.image_present(image):
+                raise DigestMismatch(
+                    f"the cached image {archive} is not {image} (its digest differs)",
+                    hint="refill the cache with `ksi images save` on a node with internet, or "
+                    "remove the archive")
+    except DigestMismatch:
+        raise
+    except KsiError as exc:
+        say(f"warning: could not load the node image from the cache: {exc.message}")
+        return image
+    say(f"loaded {image} from {archive}")
+    return image

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Mapping
 
-from ksi.errors import KsiError, UsageError
+from ksi.errors import UsageError
 
 #: The one table of variable names (srun sets the STEP_* ones; a batch script has only JOB_*).
 VARIABLES = {
@@ -110,20 +110,17 @@ class SlurmContext:
         )
 
 
+#: Job states in which a job's clusters are alive; any other state, or a job Slurm no longer
+#: knows, means they are stale.
+LIVE_JOB_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED",
+                             "RESIZING", "REQUEUED", "SIGNALING", "STAGE_OUT"})
+
+
 def scontrol_fields(kind: str, name: str, timeout: float = 10.0) -> dict[str, str]:
     """``scontrol show KIND NAME -o`` as a dict; empty when Slurm does not answer."""
-    from ksi.exec import Runner
+    from ksi.tools.scontrol import Scontrol
 
-    try:
-        out = Runner().run(["scontrol", "show", kind, name, "-o"], timeout=timeout).stdout
-    except KsiError:
-        return {}
-    fields: dict[str, str] = {}
-    for token in out.split():
-        key, sep, value = token.partition("=")
-        if sep and key not in fields:
-            fields[key] = value
-    return fields
+    return Scontrol().show(kind, name, timeout=timeout)
 
 
 def node_address(ctx: SlurmContext) -> str:
@@ -159,14 +156,9 @@ def job_identity(job_id: str, timeout: float = 10.0) -> str | None:
     """What tells this job from an earlier one with the same id (ids wrap; a controller that lost
     its state starts again at 1): id, submit and start time, in a time format ksi chooses.
     None when Slurm does not answer."""
-    from ksi.exec import Runner
+    from ksi.tools.scontrol import Scontrol
 
-    try:
-        out = Runner().run(["scontrol", "show", "job", job_id, "-o"], timeout=timeout,
-                           env={**os.environ, "SLURM_TIME_FORMAT": "standard"}).stdout
-    except KsiError:
-        return None
-    fields = dict(t.partition("=")[::2] for t in out.split() if "=" in t)
+    fields = Scontrol().job_times(job_id, timeout=timeout)
     if not fields.get("SubmitTime"):
         return None
     return f"{job_id} submitted {fields['SubmitTime']} started {fields.get('StartTime', '?')}"
@@ -175,17 +167,6 @@ def job_identity(job_id: str, timeout: float = 10.0) -> str | None:
 def job_state(job_id: str, timeout: float = 10.0) -> str | None:
     """``PENDING``/``RUNNING``/``COMPLETED``/...; ``GONE`` when Slurm no longer knows the job;
     None when Slurm cannot be asked (then nobody may conclude the job is dead)."""
-    from ksi.exec import Runner
+    from ksi.tools.scontrol import Scontrol
 
-    try:
-        res = Runner().run(["scontrol", "show", "job", job_id, "-o"], timeout=timeout,
-                           check=False)
-    except KsiError:
-        return None
-    if res.returncode != 0:
-        return "GONE" if "invalid job id" in res.stderr.lower() else None
-    for token in res.stdout.split():
-        key, _, value = token.partition("=")
-        if key == "JobState":
-            return value
-    return None
+    return Scontrol().job_state(job_id, timeout=timeout)
