@@ -6,6 +6,7 @@ Each function takes the ``RunState``; an undo also takes the seconds it may spen
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import replace
 from typing import Callable
 
@@ -17,7 +18,7 @@ from ksi.plan import make_plan
 from ksi.reaper import inventory, reap
 from ksi.rendezvous import JobDir, MemberRecord
 from ksi.runstate import RunState
-from ksi.slurm import job_state, node_address
+from ksi.slurm import job_identity, job_state, node_address
 from ksi.tools.env import ToolEnv
 
 StepFn = Callable[[RunState], None]
@@ -65,9 +66,9 @@ def require_tools(s: RunState) -> None:
 def join(s: RunState) -> None:
     """Meet the other members in the job directory and take part in the election."""
     plan = s.plan
-    run_id = s.ctx.run_id if s.ctx.in_slurm else plan.cluster_name
-    s.job_ = job = JobDir(s.opts.shared_dir, run_id, rank=s.ctx.rank, members=s.ctx.members,
-                          warn=s.out.say)
+    identity = job_identity(s.ctx.job_id) if s.ctx.job_id else None  # earlier job, same id?
+    s.job_ = job = JobDir(s.opts.shared_dir, plan.run_id, rank=s.ctx.rank, members=s.ctx.members,
+                          warn=s.out.say, identity=identity)
     s.out.events_path = job.events_path(s.ctx.rank)
     if job.outcome() is not None:
         raise RendezvousError(f"this job step already ended ({job.outcome_path})",
@@ -125,6 +126,7 @@ def cluster_record(s: RunState) -> registry.Record:
 def register(s: RunState) -> None:
     """The run directory, the registry record and the guardian, before anything is made."""
     plan = s.plan
+    registry.refuse_taken(plan.cluster_name)  # another live run's: touch nothing
     private_dir(plan.run_dir.parent, what="runs directory")
     private_dir(plan.run_dir, what="run directory")
     registry.save(cluster_record(s))
@@ -154,11 +156,23 @@ def create(s: RunState) -> None:
             cluster.create(s.kind, s.plan, timeout=s.remaining())
             return
         except CommandError as exc:
+            if cluster.is_name_taken(exc.stderr):  # not ours: never delete it
+                disown(s)
+                raise
             if attempt == 2 or not cluster.is_port_clash(exc.stderr):
                 raise
             s.out.say("a chosen port was taken meanwhile; retrying with new ports")
             cluster.delete(s.kind, s.plan, timeout=C.TEARDOWN_TIMEOUT)
             repick_ports(s)
+
+
+def disown(s: RunState) -> None:
+    """kind already has a cluster of this name: forget ours (record, guardian, run files) so
+    that no undo deletes theirs."""
+    s.owns_cluster = False
+    guardian.stop(s.plan.run_dir)
+    registry.remove(s.plan.cluster_name)
+    shutil.rmtree(s.plan.run_dir, ignore_errors=True)
 
 
 def wait_ready(s: RunState) -> None:
@@ -206,6 +220,8 @@ def collect_diagnostics(s: RunState, seconds: float) -> None:
 def delete_cluster(s: RunState, seconds: float) -> None:
     """Undo of ``register cluster``: the one cluster teardown (or keep it, with --keep)."""
     plan = s.plan
+    if not s.owns_cluster:
+        return  # somebody else's cluster (kind said the name exists)
     if s.opts.keep:
         keep(s)
         return

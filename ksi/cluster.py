@@ -51,6 +51,12 @@ def write_config(plan: RunPlan) -> Path:
     return write_private(plan.config_file, render_config(plan))
 
 
+def is_name_taken(stderr: str) -> bool:
+    """kind refuses a name in use: ``node(s) already exist for a cluster with the name "x"``
+    (kind pkg/cluster/internal/create/create.go).  That cluster is somebody else's."""
+    return "already exist for a cluster with the name" in stderr
+
+
 def is_port_clash(stderr: str) -> bool:
     text = stderr.lower()
     return any(marker in text for marker in PORT_CLASH_MARKERS)
@@ -83,11 +89,18 @@ def teardown(kind: Kind, name: str, record: registry.Record | None, *, timeout: 
     rendezvous undo, which still holds the lock.  Events and diagnostics are never removed.
     Raises the ``CommandError`` of ``kind delete``; nothing else is removed then.
     """
+    kind.delete(name, kubeconfig_for(name, record), timeout=timeout)
+    forget(name, record, job_files=job_files)
+
+
+def forget(name: str, record: registry.Record | None, *, job_files: bool = True) -> None:
+    """What ``teardown`` removes once kind no longer has the cluster: guardian, run files,
+    registry record, port claims (and with ``job_files`` the member's files in the job
+    directory).  ``ksi delete --stale`` calls it alone for clusters kind no longer lists."""
     from ksi import guardian
     from ksi.ports import sweep_claims
     from ksi.rendezvous import forget_member
 
-    kind.delete(name, kubeconfig_for(name, record), timeout=timeout)
     if record is not None:
         guardian.stop(Path(record.run_dir))
         shutil.rmtree(record.run_dir, ignore_errors=True)

@@ -193,8 +193,11 @@ class CommandError(BringUpError):
 
     @property
     def command(self) -> str:
-        """The whole command, to paste into a shell (shown with -v)."""
-        return shlex.join(self.argv)
+        """The whole command, to paste into a shell (shown with -v), credentials in URLs
+        redacted."""
+        from ksi.progress import redact
+
+        return redact(shlex.join(self.argv))
 
     @property
     def short(self) -> str:

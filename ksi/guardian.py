@@ -9,13 +9,18 @@ containerd runs too.  The guardian
 * writes its pid to ``<run dir>/guardian.pid`` (ksi stops it with SIGTERM at teardown);
 * every second reads the cluster's registry record: gone (ksi tore down) or ``kept``
   (``--keep``) -> it exits; owner process gone (pid and start time, see ``registry``) -> it
-  deletes the cluster exactly as ``ksi delete`` would (kind delete, run files, the member's
+  ends the workload and whatever it started (every process of ours whose environment holds
+  ``K8S_CLUSTER_NAME=<cluster>``: the workload's process group, its daemons, even those that
+  left the group -- they hold the cluster's token), deletes the cluster exactly as ``ksi delete`` would (kind delete, run files, the member's
   secret and lock in the job directory), marks the member ``failed`` in the job directory so
   the other members stop waiting for it (a dead leader's run gets a failed outcome), and exits.
 
 A unit's environment is the user manager's, not ours, so ksi passes what kind and nerdctl need
-(``PATH``, ``HOME``, ``XDG_RUNTIME_DIR``, proxies, ``KIND_*``/``KSI_*``/``NERDCTL_*``/
-``CONTAINERD_*``) with ``--setenv``.  No credential is in that list.
+(``PATH``, ``HOME``, ``XDG_RUNTIME_DIR``, ``KIND_*``/``KSI_*``/``NERDCTL_*``/``CONTAINERD_*``)
+through ``--property=EnvironmentFile=<run dir>/guardian.env``, a 0600 file in the private run
+directory -- never ``--setenv``, whose values every user of the node reads in
+``/proc/<pid>/cmdline``.  Proxies are not passed at all: deleting a kind cluster talks only to
+the local containerd, and a proxy URL may hold a password.
 
 Where there is no user systemd (``systemd-run`` missing, or no user bus) ksi says so once and
 relies on the two other nets: every ``ksi run`` reaps this user's stale clusters on its node
@@ -38,23 +43,45 @@ from ksi.paths import write_private
 
 POLL = 1.0
 PID_FILE = "guardian.pid"
-PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "TMPDIR", "HTTP_PROXY",
-              "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+ENV_FILE = "guardian.env"
+PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "TMPDIR", "PYTHONPATH")
 PASSED_PREFIXES = ("KIND_", "KSI_", "NERDCTL_", "CONTAINERD_")
+#: Characters systemd's env-file parser takes as escaped inside double quotes
+#: (systemd src/basic/env-file.c, SHELL_NEED_ESCAPE).
+_NEED_ESCAPE = '"\\`$'
 
 
 def unit_name(cluster: str) -> str:
     return f"ksi-guard-{cluster}"
 
 
+def env_file_text(env: dict[str, str]) -> str:
+    """The variables the guardian needs, as a systemd ``EnvironmentFile`` (double-quoted)."""
+    passed = sorted(k for k in env if k in PASSED_ENV or k.startswith(PASSED_PREFIXES))
+    lines = []
+    for key in passed:
+        value = env[key]
+        if "\n" in value or not key.replace("_", "a").isalnum():
+            continue  # cannot be written as one line; nothing the guardian needs
+        quoted = "".join("\\" + c if c in _NEED_ESCAPE else c for c in value)
+        lines.append(f'{key}="{quoted}"\n')
+    return "".join(lines)
+
+
 def start(runner: Runner, cluster: str, env: dict[str, str]) -> str | None:
-    """Start the guardian of ``cluster``; return None, or why it could not be started."""
+    """Start the guardian of ``cluster``; return None, or why it could not be started.
+
+    The cluster's registry record (written before) names the private run directory, where the
+    guardian's environment file goes."""
+    record = registry.load(cluster)
+    if record is None:
+        return "the cluster has no registry record"
     from ksi.tools.systemd_run import SystemdRun
 
-    passed = {k: v for k, v in env.items() if k in PASSED_ENV or k.startswith(PASSED_PREFIXES)}
+    env_file = write_private(Path(record.run_dir) / ENV_FILE, env_file_text(env))
     try:
         SystemdRun(runner, env).start_unit(
-            unit_name(cluster), [sys.executable, "-m", "ksi.guardian", cluster], passed)
+            unit_name(cluster), [sys.executable, "-m", "ksi.guardian", cluster], env_file)
     except KsiError as exc:
         return exc.message
     return None
@@ -72,6 +99,42 @@ def stop(run_dir: Path, wait: float = 2.0) -> None:
     end = time.monotonic() + wait
     while time.monotonic() < end and Path(f"/proc/{pid}").exists():
         time.sleep(0.05)
+
+
+def workload_processes(cluster: str) -> list[int]:
+    """Our processes that inherited the workload's environment of ``cluster``."""
+    marker = f"\0K8S_CLUSTER_NAME={cluster}\0".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if proc.stat().st_uid != os.getuid():
+                continue
+            environ = b"\0" + (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ:
+            found.append(int(proc.name))
+    return found
+
+
+def end_workload(cluster: str, grace: float = 2.0) -> int:
+    """SIGTERM, then SIGKILL after ``grace``, what ``workload_processes`` finds; how many."""
+    pids = workload_processes(cluster)
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        end = time.monotonic() + wait
+        while time.monotonic() < end and workload_processes(cluster):
+            time.sleep(0.05)
+        pids = workload_processes(cluster)
+        if not pids:
+            break
+    return len(pids)
 
 
 def watch(cluster: str) -> int:
@@ -95,6 +158,7 @@ def watch(cluster: str) -> int:
         if registry.owner_alive(record) is False:
             print(f"ksi guardian: the owner of {cluster} (pid {record.pid}) is gone; deleting it",
                   flush=True)
+            end_workload(cluster)
             try:
                 teardown(Kind(Runner(grace=3.0)), cluster, record, timeout=C.TEARDOWN_TIMEOUT)
             except KsiError as exc:

@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Callable
 
-from ksi.errors import KsiError, PhaseTimeout
+from ksi.errors import KsiError, PhaseTimeout, UsageError
 from ksi.exec import Runner
 from ksi.paths import private_dir
 from ksi.signals import Shutdown
@@ -43,6 +43,10 @@ def archive_name(ref: str) -> str:
 def cached_archive(shared_dir: Path, ref: str) -> Path | None:
     path = Path(shared_dir) / "images" / archive_name(ref)
     return path if path.is_file() else None
+
+
+class DigestMismatch(UsageError):
+    """The cached node image is not the pinned one."""
 
 
 def save(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path:
@@ -112,20 +116,28 @@ def load_node_image(runner: Runner, env: dict[str, str], shared_dir: Path, image
                     phase: Callable[[str], AbstractContextManager[None]],
                     say: Callable[[str], None]) -> str:
     """``ksi run``: load the kind node image from the cache when this node lacks it; return the
-    reference to use.  Best effort: on failure kind tries to pull, and says so if it cannot."""
+    reference to use.  Best effort: on failure kind tries to pull, and says so if it cannot --
+    except that an archive holding another image under the pinned tag (its digest differs) is
+    refused (``DigestMismatch``): never run another image than the pinned one, never fall back
+    to the bare tag, never say it was loaded."""
     nerdctl = Nerdctl(runner, env)
+    archive = cached_archive(shared_dir, image)
     try:
-        archive = cached_archive(shared_dir, image)
         if archive is None or nerdctl.image_present(image):
             return image  # nothing cached, or nothing to do: kind pulls if it must
         with phase("load node image from cache"):
             nerdctl.load(archive, timeout=LOAD_TIMEOUT)
-        say(f"loaded {image} from {archive}")
-        tagged = image.split("@", 1)[0]
-        if tagged != image and not nerdctl.image_present(image):
-            # an archive keeps the tag, not the digest it was pulled by (docker-archive
-            # RepoTags); the cache was filled from the pinned reference, so use the tag
-            return tagged
+            # nerdctl save keeps the digest (OCI index.json); a pinned reference still absent
+            # after the load means the archive holds something else under the same tag
+            if "@" in image and not nerdctl.image_present(image):
+                raise DigestMismatch(
+                    f"the cached image {archive} is not {image} (its digest differs)",
+                    hint="refill the cache with `ksi images save` on a node with internet, or "
+                    "remove the archive")
+    except DigestMismatch:
+        raise
     except KsiError as exc:
         say(f"warning: could not load the node image from the cache: {exc.message}")
+        return image
+    say(f"loaded {image} from {archive}")
     return image

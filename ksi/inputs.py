@@ -12,7 +12,7 @@ from typing import Callable
 from ksi import interactive, manifests
 from ksi import workload as workload_mod
 from ksi.errors import UsageError
-from ksi.paths import is_dir, is_file, private_dir, stat_of, why_not_creatable
+from ksi.paths import is_dir, is_file, shared_root, stat_of, why_not_creatable
 from ksi.plan import RunOptions, check_image
 from ksi.ports import check_nodeport
 
@@ -54,9 +54,10 @@ def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print, members:
     # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
     what = "shared directory (--shared-dir)"
-    if stat_of(shared_dir, what) is not None or not opts.dry_run:  # a dry run creates nothing
-        private_dir(shared_dir, what=what)
-    elif (why := why_not_creatable(shared_dir)) is not None:
+    exists = stat_of(shared_dir, what) is not None
+    # its parents are checked first (ssh's StrictModes rule); a dry run creates nothing
+    shared_root(shared_dir, create=exists or not opts.dry_run)
+    if not exists and opts.dry_run and (why := why_not_creatable(shared_dir)) is not None:
         warn(f"warning: the shared directory {shared_dir} could not be created ({why}); "
              "a real run would stop here (choose another --shared-dir)")
     keep = opts.manifests or opts.shell is not None  # no file to resolve

@@ -118,8 +118,9 @@ class Member:
         liqo = [st("install Liqo", R.install_liqo), load,
                 st("liqo ready", R.liqo_ready, phase=False)] if federate else []
         if role == "follower":
-            return [st("share kubeconfig", R.share_kubeconfig, phase=False),
-                    *(liqo or [load]), st("wait for leader", R.follow)]
+            # the leader needs a follower's admin kubeconfig only to peer
+            share = [st("share kubeconfig", R.share_kubeconfig, phase=False)] if federate else []
+            return [*share, *(liqo or [load]), st("wait for leader", R.follow)]
         steps = [*liqo]
         if role == "leader":
             steps.append(st("wait for members", R.wait_members))

@@ -1,9 +1,19 @@
-"""Where ksi keeps files, and how it writes them: private directories and atomic private files.
+"""Where ksi keeps files, and how it writes and reads them: private directories, atomic private
+files, and files read back only when they are provably ours.
 
 Node-local state (per-run kubeconfigs, CA, port claims, the cluster registry) lives in the
 user's runtime directory: ``$XDG_RUNTIME_DIR/ksi`` when that exists and is ours, else
-``/tmp/ksi-<uid>``.  A directory that exists but is not ours, or is open to others, is refused:
-in a shared ``/tmp`` somebody else may have planted it.
+``/tmp/ksi-<uid>``, else (somebody else planted that one in the shared ``/tmp``) a private
+``/tmp/ksi-<uid>-XXXXXXXX`` (``mkdtemp``; the first one of ours found is reused, so ``ksi list``
+finds the registry again).
+
+The shared directory is checked like ``ssh`` checks ``~/.ssh`` with ``StrictModes``: every
+ancestor must belong to root or to us and be writable by nobody else, unless it has the sticky
+bit (``/tmp``), else another user could rename our directory and plant one of theirs.  Every
+directory ksi creates is 0700 whatever the umask; an existing directory of ours that others can
+read is made 0700; one that others can write, or that is not ours, is refused.  Files read back
+from the job directory are opened with ``O_NOFOLLOW`` and checked with ``fstat`` (a regular file
+of ours, writable by nobody else): see ``read_private``.
 """
 
 from __future__ import annotations
@@ -16,15 +26,66 @@ from pathlib import Path
 from ksi.errors import UsageError
 
 
+def _mkdir_private(path: Path) -> None:
+    """``mkdir`` with mode 0700 whatever the umask (FileExistsError when it exists)."""
+    os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)  # the umask may have taken bits away from the owner too
+
+
+def check_ancestors(path: Path, *, what: str) -> None:
+    """Refuse ``path`` when an existing ancestor could let another user swap it (ssh's
+    StrictModes rule): owned by neither root nor us, or group/other-writable without sticky."""
+    me = os.getuid()
+    path = Path(path)
+    for ancestor in reversed(path.parents):
+        try:
+            st = os.stat(ancestor)
+        except FileNotFoundError:
+            return  # what is missing, we create 0700
+        except OSError:
+            continue
+        if st.st_uid not in (0, me):
+            raise UsageError(
+                f"the {what} {path} is inside {ancestor}, which belongs to another user "
+                f"(uid {st.st_uid}) who could replace it",
+                hint="choose a location whose parent directories only you (or root) own")
+        if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+            raise UsageError(
+                f"the {what} {path} is inside {ancestor}, which other users can write to "
+                "(they could rename it and plant their own)",
+                hint=f"run `chmod go-w {ancestor}` (or `chmod +t` it), or choose another location")
+
+
+def shared_root(path: Path, *, create: bool = True) -> Path:
+    """The shared directory (``--shared-dir``), checked (ancestors, then itself) before anything
+    is created in it; missing parents are created 0700."""
+    what = "shared directory (--shared-dir)"
+    path = Path(path)
+    check_ancestors(path, what=what)
+    if not create and not os.path.lexists(path):
+        return path
+    return private_dir(path, what=what)
+
+
 def private_dir(path: Path, *, what: str = "directory") -> Path:
     """Create ``path`` (and parents) with mode 0700, or check an existing one is ours and private.
 
-    Refuses symlinks, directories of other users and group/world-writable ones.
+    Refuses symlinks, directories of other users and group/world-writable ones; makes one of ours
+    that others can read or enter 0700.
     """
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.mkdir(path, 0o700)
+        missing = []
+        for parent in path.parents:
+            if os.path.lexists(parent):
+                break
+            missing.append(parent)
+        for parent in reversed(missing):
+            try:
+                _mkdir_private(parent)
+            except FileExistsError:
+                pass
+        _mkdir_private(path)
     except FileExistsError:
         pass
     except OSError as exc:
@@ -42,6 +103,12 @@ def private_dir(path: Path, *, what: str = "directory") -> Path:
     if st.st_mode & 0o022:
         raise UsageError(f"the {what} {path} is writable by other users",
                          hint=f"run `chmod go-w {path}` or choose another location")
+    if st.st_mode & 0o077:  # readable by others: the README promises 0700
+        try:
+            os.chmod(path, 0o700)
+        except OSError as exc:
+            raise UsageError(f"cannot make the {what} {path} private: {exc.strerror}",
+                             hint=f"run `chmod 700 {path}`") from None
     return path
 
 
@@ -95,7 +162,44 @@ def runtime_root() -> Path:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isdir(xdg) and os.stat(xdg).st_uid == os.getuid():
         return private_dir(Path(xdg) / "ksi", what="runtime directory")
-    return private_dir(Path(tempfile.gettempdir()) / f"ksi-{os.getuid()}", what="runtime directory")
+    tmp = Path(tempfile.gettempdir())
+    try:
+        return private_dir(tmp / f"ksi-{os.getuid()}", what="runtime directory")
+    except UsageError:
+        pass  # planted by somebody else (or not a directory): never use, never remove it
+    for candidate in sorted(tmp.glob(f"ksi-{os.getuid()}-*")):
+        try:
+            return private_dir(candidate, what="runtime directory")
+        except UsageError:
+            continue
+    return Path(tempfile.mkdtemp(prefix=f"ksi-{os.getuid()}-", dir=tmp))  # 0700, ours
+
+
+class ForeignFile(Exception):
+    """A file read back from a shared directory is not provably ours (see ``read_private``)."""
+
+
+def read_private(path: Path) -> str:
+    """Read a file ksi wrote itself: no symlink followed (``O_NOFOLLOW``), and ``fstat`` of the
+    open file says a regular file owned by us, writable by nobody else.  Raises
+    FileNotFoundError when it is missing, ForeignFile (naming the file and why) otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ForeignFile(f"{path} cannot be opened without following links: "
+                          f"{exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ForeignFile(f"{path} is not a regular file")
+        if st.st_uid != os.getuid():
+            raise ForeignFile(f"{path} belongs to another user (uid {st.st_uid})")
+        if st.st_mode & 0o022:
+            raise ForeignFile(f"{path} is writable by other users "
+                              f"(mode {stat.S_IMODE(st.st_mode):04o})")
+        return handle.read().decode(errors="replace")
 
 
 def write_private(path: Path, data: str | bytes) -> Path:

@@ -5,9 +5,11 @@ defaults).  ``make_plan`` turns options, the Slurm context and the ports chosen 
 a ``RunPlan``: names, ports, subnets and paths.  Nothing here touches processes, so all of it is
 tested without a cluster.
 
-Names: ``ksi-<job>-<step>-<rank>`` inside Slurm (unique per job step and member, and tells
-``ksi delete --stale`` which job owns it), ``ksi-p<pid>-<6 hex>`` outside (the random part keeps
-two runs apart even across pid reuse).  kind allows ``^[a-z0-9.-]+$`` and, with the
+Names: ``ksi-<job>-<step>-<rank>`` inside a real job step (unique per job step and member, and
+tells ``ksi delete --stale`` which job owns it); ``ksi-<job>-<step>p<pid><6 hex>-0`` in a job but
+outside a step of its own (the batch step, an ``salloc`` shell, ``srun --pty bash``: several runs,
+in a row or at once, each with its own name and job directory); ``ksi-p<pid>-<6 hex>`` outside
+Slurm (the random part keeps two runs apart even across pid reuse).  kind allows ``^[a-z0-9.-]+$`` and, with the
 ``-control-plane`` suffix, a 63-character host name.
 """
 
@@ -106,6 +108,12 @@ class RunPlan:
     gateway: Gateway | None = None
 
     @property
+    def run_id(self) -> str:
+        """The job directory's name under ``<shared-dir>/jobs``: ``<job>.<step>`` of the name."""
+        match = JOB_NAME_RE.match(self.cluster_name)
+        return f"{match['job']}.{match['step']}" if match else self.cluster_name
+
+    @property
     def context_name(self) -> str:
         """The kube context in the exported kubeconfig: the cluster name itself."""
         return self.cluster_name
@@ -179,6 +187,8 @@ def cluster_name(ctx: SlurmContext, pid: int, nonce: str) -> str:
         name = f"ksi-p{pid}-{nonce}"
     else:
         step = re.sub(r"[^a-z0-9]", "", (ctx.step_id or "0").lower()) or "0"
+        if not ctx.in_own_step(pid):
+            step = f"{step}p{pid}{nonce}"
         name = f"ksi-{ctx.job_id}-{step}-{ctx.rank}"
     if not NAME_RE.match(name) or len(name) > MAX_NAME:
         raise UsageError(f"cannot derive a valid kind cluster name from {name!r}")

@@ -26,10 +26,16 @@ from typing import IO, Iterator
 _SECRET_RE = re.compile(r"(?i)(bearer\s+|token[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9._\-]{8,}")
 
 
+#: ``scheme://user:password@host`` (a proxy URL in an environment variable or an argument)
+_URL_CREDENTIALS_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@:'\"]+(?::[^\s/@'\"]*)?@")
+
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` without the given secrets, bearer tokens and credentials in URLs."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "<redacted>")
+    text = _URL_CREDENTIALS_RE.sub(lambda m: m.group(1) + "<redacted>@", text)
     return _SECRET_RE.sub(lambda m: m.group(1) + "<redacted>", text)
 
 

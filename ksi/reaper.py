@@ -59,6 +59,44 @@ def delete_one(kind: Kind, name: str, record: Record | None) -> None:
     teardown(kind, name, record, timeout=C.TEARDOWN_TIMEOUT)
 
 
+#: a run directory without a registry record is a leftover once it is this old (a live run
+#: creates its run directory a moment before its record, possibly minutes when loading images)
+ORPHAN_RUN_DIR_AGE = 3600.0
+
+
+def sweep_orphans(listed: list[str]) -> list[str]:
+    """What ksi kept for clusters kind no longer lists, whose owner is gone: registry records,
+    run directories, a dead run's secret and leader lock in its job directory, port claims.
+    Returns the names swept.  A record whose owner still runs is kept (it may be creating)."""
+    import shutil
+    import time
+
+    from ksi.cluster import forget
+    from ksi.paths import runtime_root
+    from ksi.ports import sweep_claims
+
+    swept = []
+    records = registry.records_dir()
+    for path in sorted(records.glob("*.json")):
+        name = path.stem
+        record = registry.load(name)
+        if name in listed or (record is not None and registry.owner_alive(record) is not False):
+            continue
+        forget(name, record)
+        swept.append(name)
+    runs = runtime_root() / "runs"
+    for run_dir in sorted(runs.iterdir()) if runs.is_dir() else []:
+        try:
+            old = time.time() - run_dir.lstat().st_mtime > ORPHAN_RUN_DIR_AGE
+        except OSError:
+            continue
+        if run_dir.name not in listed and registry.load(run_dir.name) is None and old:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            swept.append(run_dir.name)
+    sweep_claims(runtime_root())
+    return sorted(set(swept))
+
+
 def reap(kind: Kind, entries: list[Entry]) -> tuple[list[str], list[str]]:
     """Delete the given clusters; return (deleted names, one error line per failure)."""
     deleted, errors = [], []

@@ -7,8 +7,9 @@ starts, so a ksi killed with SIGKILL in the middle of creation still leaves a re
 the next ``ksi delete --stale`` (or the next ``ksi run``) to act on.
 
 Liveness: a kept cluster is ``kept`` (never reaped automatically).  Otherwise a cluster is
-``stale`` when its owner process on this host is gone, or its Slurm job has ended; ``alive``
-when its owner runs; ``unknown`` when nothing can be decided (no record, Slurm not answering),
+``alive`` when its owner process runs on this host (pid and start time match) -- whatever Slurm
+says, which can be wrong (a controller that lost its state, a fake or broken ``scontrol``);
+``stale`` when its owner on this host is gone, or (owner elsewhere) its Slurm job has ended; ``unknown`` when nothing can be decided (no record, Slurm not answering),
 and unknown clusters are never deleted by ``--stale``.
 """
 
@@ -73,6 +74,17 @@ def load(name: str) -> Record | None:
         return None
 
 
+def refuse_taken(name: str) -> None:
+    """Before creating ``name``: refuse when another ksi run of this node registered it."""
+    from ksi.errors import BringUpError
+
+    record = load(name)
+    if record is not None and record.pid != os.getpid() and owner_alive(record) is not False:
+        raise BringUpError(f"a cluster named {name} belongs to another ksi run "
+                           f"(pid {record.pid} on {record.host})",
+                           hint="ksi never touches another run's cluster; see `ksi list`")
+
+
 def remove(name: str) -> None:
     remove_quietly(records_dir() / f"{name}.json")
 
@@ -91,8 +103,8 @@ def liveness(name: str, record: Record | None, job_state: "JobState") -> str:
         alive = owner_alive(record)
         if alive is False:
             return "stale"
-        if alive and record.job_id is None:
-            return "alive"
+        if alive:
+            return "alive"  # the owner's pid and start time on this node: nothing is surer
     parsed = parse_cluster_name(name)
     if parsed is not None and parsed.job is not None:
         state = job_state(parsed.job)

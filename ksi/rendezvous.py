@@ -2,17 +2,29 @@
 
 Protocol (one directory per job step, ``<shared-dir>/jobs/<job>.<step>/``, mode 0700):
 
-1. Every member creates the directory if needed (``mkdir`` is atomic; losing the race is fine)
-   and tries once, without waiting, to take ``leader.lock`` with ``filelock.FileLock``.  Exactly
-   one member gets it, whatever the timing, and holds it for its whole life; it writes
-   ``leader.json`` (rank, node, pid).  The others are followers and read ``leader.json``.
+0. Every member creates the directory if needed (``mkdir`` is atomic; losing the race is fine).
+   ``job.json`` names the job it belongs to (job id and Slurm's start time of the job), created
+   exclusively by the first member.  A directory whose ``job.json`` names another job (job ids
+   wrap; controllers lose state) is set aside -- renamed ``<job>.<step>.stale-<inode>``, with a
+   warning -- and never trusted: its records and outcome do not steer this run.  Renaming to a
+   name derived from the stale directory's inode makes concurrent members agree: only the first
+   rename succeeds (a second one finds the target non-empty).
+1. Election: a member takes ``leader.lock`` (``flock`` through ``filelock.FileLock``, never its
+   silent soft fallback) without waiting, and *then* creates ``leader.json`` (rank, node, pid)
+   exclusively: written whole to a temp file and ``link``-ed to its name, which fails when the
+   name exists -- atomic on local filesystems and on NFS, whatever the lock semantics.  The
+   member whose ``link`` succeeds leads, and holds the lock for its whole life; all others follow.
+   So exactly one member leads even where ``flock`` is exclusive only within a node (Lustre
+   ``localflock``, NFS ``nolock``).  A member that got the lock but lost the ``link`` has learnt
+   that the lock does not cover other nodes: it says so once and does not use the lock to watch
+   the leader (the leader's guardian and the timeouts still do).
 2. Every member publishes ``members/<rank>.json``: node, address, cluster name, ports, and a
    ``status`` that only moves forward (joined -> cluster-ready -> liqo-ready -> done, or
    failed with the phase and a one-line error).  Every file is written whole: a temp file in the
    same directory, then ``rename`` (atomic on POSIX and on NFS), so a reader never sees half.
 3. Credentials another member needs (a follower's kubeconfig, for the leader's ``liqoctl
-   peer``) go to ``secrets/<rank>.kubeconfig``, mode 0600 from creation, and are deleted at
-   teardown.  Records hold no secret.
+   peer``) go to ``secrets/<rank>.kubeconfig``, mode 0600 from creation, only when federating,
+   and are deleted once the leader has peered (and at teardown).  Records hold no secret.
    A member that fails also writes ``failed.json`` (its rank), so that a waiting follower
    looks at one file, not at N records, to learn of a failure.
 4. The leader publishes ``outcome.json`` once: the workload's exit code, or the failure that
@@ -22,10 +34,16 @@ Protocol (one directory per job step, ``<shared-dir>/jobs/<job>.<step>/``, mode 
    learns of a follower's death from Slurm (the step ends) or from a record that stops moving
    past the bring-up timeout.
 
+Trust: every file read back here (records, leader record, outcome, ``job.json``) is opened
+without following links and checked with ``fstat`` -- a regular file of ours that nobody else
+can write (``paths.read_private``); anything else stops the run with one line naming the file.
+The shared directory and its ancestors are checked first (``paths.shared_root``).
+
 Why the lock holds on NFS: ``filelock.FileLock`` is ``UnixFileLock``, i.e. ``flock(2)``; Linux
 NFS clients (since 2.6.12) implement ``flock`` as a whole-file POSIX lock forwarded to the server
-(NLM for NFSv3, in-protocol for NFSv4), so it is exclusive across nodes.  A filesystem mounted
-without lock support answers ENOLCK/ENOSYS; ksi then stops with an error naming the directory.
+(NLM for NFSv3, in-protocol for NFSv4), so it is exclusive across nodes.  A filesystem without
+any lock support answers ENOLCK/ENOSYS; ksi then stops with an error naming the directory
+(filelock's soft fallback is refused: ``fallback_to_soft=False``).
 Not guaranteed: leader election across a network partition, and anything on a filesystem that
 is not in fact shared (``ksi doctor`` checks that; the missing-member timeout names it).
 
@@ -40,9 +58,12 @@ directory are ignored with one warning each.
 
 from __future__ import annotations
 
+import errno
+import inspect
 import json
 import os
 import re
+import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,7 +74,14 @@ if TYPE_CHECKING:
 
 from ksi.constants import EXIT_KSI_FAILED
 from ksi.errors import KsiError, PhaseTimeout, RendezvousError, UsageError
-from ksi.paths import private_dir, remove_quietly, write_private
+from ksi.paths import (
+    ForeignFile,
+    private_dir,
+    read_private,
+    remove_quietly,
+    shared_root,
+    write_private,
+)
 from ksi.signals import Shutdown
 
 STATUSES = ("joined", "cluster-ready", "liqo-ready", "federated", "done")
@@ -66,6 +94,7 @@ DIAGNOSTICS_DIR = "diagnostics"
 LEADER_LOCK = "leader.lock"
 LEADER_FILE = "leader.json"
 OUTCOME_FILE = "outcome.json"
+JOB_FILE = "job.json"  # which job the directory belongs to (protocol step 0)
 OLD_EVENTS_FILE = "events.jsonl"  # before per-member files; still read by ``ksi report``
 FAILED_FILE = "failed.json"  # written by a member that fails, or a dead one's guardian
 MEMBER_FILE_RE = re.compile(r"^(\d+)\.json$")
@@ -107,22 +136,82 @@ class Outcome:
     cause: str = ""  # when ksi's: bad input, missing tool, bring-up, member, time, ...
 
 
+def _file_lock(path: Path) -> BaseFileLock:
+    """A ``flock`` lock that never silently becomes filelock's soft marker lock (filelock >= 3.30
+    falls back to one where ``flock`` says ENOSYS; older versions have no fallback)."""
+    from filelock import FileLock
+
+    kwargs: dict[str, object] = {}
+    if "fallback_to_soft" in inspect.signature(FileLock.__init__).parameters:
+        kwargs["fallback_to_soft"] = False
+    return FileLock(str(path), mode=0o600, thread_local=False, **kwargs)  # type: ignore[arg-type]
+
+
 class JobDir:
     """The rendezvous directory of one job step, seen by one member."""
 
     def __init__(self, shared_dir: Path, run_id: str, *, rank: int, members: int,
-                 warn: Callable[[str], None]) -> None:
-        root = private_dir(shared_dir, what="shared directory (--shared-dir)")
-        self.path = private_dir(private_dir(root / JOBS_DIR, what="jobs directory") / run_id,
-                                what="job directory")
+                 warn: Callable[[str], None], identity: str | None = None) -> None:
+        root = shared_root(shared_dir)
+        self.jobs_dir = private_dir(root / JOBS_DIR, what="jobs directory")
+        self.warn = warn
+        self.path = self._claim(self.jobs_dir / run_id, identity)
         self.members_dir = private_dir(self.path / MEMBERS_DIR, what="members directory")
         self.secrets_dir = private_dir(self.path / SECRETS_DIR, what="secrets directory")
         self.rank = rank
         self.members = members
-        self.warn = warn
         self._warned: set[str] = set()
         self._lock: BaseFileLock | None = None  # held for the leader's whole life
         self.is_leader = False
+        #: False once this member saw the lock is not exclusive across nodes (see step 1)
+        self.lock_watches_leader = True
+
+    # --- the job's own directory -------------------------------------------------------------
+    def _claim(self, path: Path, identity: str | None) -> Path:
+        """Create or join ``path``; set aside one left by another job (protocol step 0)."""
+        for _ in range(5):
+            private_dir(path, what="job directory")
+            if identity is None:
+                return path
+            try:
+                data = json.loads(read_private(path / JOB_FILE))
+                found = data.get("identity") if isinstance(data, dict) else None
+            except FileNotFoundError:
+                try:
+                    self._create_exclusive(path / JOB_FILE, json.dumps({"identity": identity}))
+                    return path
+                except FileExistsError:
+                    continue  # another member was first: read theirs
+            except (ForeignFile, ValueError) as exc:
+                found = f"unreadable ({exc})"
+            if found == identity:
+                return path
+            self._set_aside(path, found)
+        raise RendezvousError(f"cannot claim the job directory {path}: it keeps changing",
+                              hint="is another job using the same job id and shared directory?")
+
+    def _set_aside(self, path: Path, found: object) -> None:
+        try:
+            inode = os.lstat(path).st_ino
+            target = path.with_name(f"{path.name}.stale-{inode}")
+            os.rename(path, target)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise RendezvousError(f"cannot set aside the stale job directory {path}: "
+                                      f"{exc.strerror}", hint=f"remove {path} by hand") from None
+            return  # another member set it aside first
+        self.warn(f"warning: {path} was left by another job ({found}); set aside as "
+                  f"{target.name}, not used")
+
+    def _create_exclusive(self, path: Path, data: str) -> None:
+        """Create ``path`` whole, failing with FileExistsError when it exists (temp + link)."""
+        tmp = write_private(path.with_name(f".{path.name}.{secrets.token_hex(6)}"), data)
+        try:
+            os.link(tmp, path)
+        finally:
+            remove_quietly(tmp)
 
     # --- election ----------------------------------------------------------------------------
     @property
@@ -143,36 +232,54 @@ class JobDir:
         return private_dir(parent / f"{node}-r{rank}", what="diagnostics directory")
 
     def elect(self, node: str) -> bool:
-        """Try once to become the leader; True when this member leads."""
-        from filelock import FileLock, Timeout
+        """Try once to become the leader; True when this member leads (protocol step 1)."""
+        from filelock import Timeout
 
-        lock = FileLock(str(self.lock_path), mode=0o600, thread_local=False)
+        lock = _file_lock(self.lock_path)
         try:
             lock.acquire(timeout=0)
         except Timeout:
             return False
-        except OSError as exc:
+        except (OSError, NotImplementedError) as exc:
+            why = getattr(exc, "strerror", None) or "file locks are not supported"
+            remove_quietly(self.lock_path)  # nobody can hold a lock that does not work
             raise UsageError(
-                f"cannot lock {self.lock_path}: {exc.strerror}",
+                f"cannot lock {self.lock_path}: {why}",
                 hint="--shared-dir must be on a filesystem with working file locks "
                 "(NFS with lockd, Lustre mounted with flock)") from None
+        try:
+            self._create_exclusive(self.path / LEADER_FILE, json.dumps(
+                {"rank": self.rank, "node": node, "pid": os.getpid()}))
+        except FileExistsError:
+            lock.release()
+            self.lock_watches_leader = False
+            self.warn(f"warning: file locks in {self.path} do not exclude other nodes "
+                      "(Lustre localflock? NFS nolock?): the leader record decides, and a dead "
+                      "leader is noticed through its guardian and the timeouts only")
+            return False
+        except OSError as exc:
+            lock.release()
+            raise RendezvousError(f"cannot write {self.path / LEADER_FILE}: {exc.strerror}",
+                                  hint=f"is the shared directory full or read-only? "
+                                  f"check `df -h {self.path}`") from None
         self._lock = lock
         self.is_leader = True
-        self._write(LEADER_FILE, {"rank": self.rank, "node": node, "pid": os.getpid()})
         return True
 
     def leader_alive(self) -> bool:
         """From a follower: False when the leader's lock is free (its process is gone)."""
-        from filelock import FileLock, Timeout
+        from filelock import Timeout
 
+        if not self.lock_watches_leader:
+            return True  # the lock says nothing about other nodes; the guardian does
         if not self.lock_path.exists():
             return False
-        probe = FileLock(str(self.lock_path), mode=0o600, thread_local=False)
+        probe = _file_lock(self.lock_path)
         try:
             probe.acquire(timeout=0)
         except Timeout:
             return True
-        except OSError:
+        except (OSError, NotImplementedError):
             return True  # cannot tell: assume alive, other timeouts still bound the wait
         probe.release()
         return False
@@ -195,15 +302,16 @@ class JobDir:
 
     def _read(self, path: Path) -> dict[str, object] | None:
         try:
-            # O_NOFOLLOW: a symlink planted here is refused, never followed
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd) as handle:
-                data = json.loads(handle.read())
+            data = json.loads(read_private(path))  # no link followed; ours; nobody else's
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             return data
         except FileNotFoundError:
             return None
+        except ForeignFile as exc:
+            raise RendezvousError(f"refusing {exc} (someone else can write to the job "
+                                  "directory?)", hint="check who can write to --shared-dir "
+                                  "and its parents") from None
         except (OSError, ValueError) as exc:
             self._warn_once(str(path), f"ignoring unreadable file {path}: {exc}")
             return None
@@ -282,8 +390,26 @@ class JobDir:
     def put_secret(self, rank: int, data: str) -> Path:
         return self._write(f"{SECRETS_DIR}/{rank}.kubeconfig", data)
 
+    def peer_kubeconfig(self, rank: int) -> Path:
+        """A follower's kubeconfig for ``liqoctl peer``, checked like every file read back."""
+        path = self.secret_path(rank)
+        try:
+            read_private(path)
+        except FileNotFoundError:
+            raise RendezvousError(f"rank {rank} published no kubeconfig ({path})",
+                                  hint="see that member's output") from None
+        except ForeignFile as exc:
+            raise RendezvousError(f"refusing {exc}", hint="check who can write to "
+                                  "--shared-dir and its parents") from None
+        return path
+
     def drop_secret(self, rank: int) -> None:
         remove_quietly(self.secret_path(rank))
+
+    def drop_secrets(self) -> None:
+        """Every follower's kubeconfig (the leader, once it has peered: none is needed again)."""
+        for entry in list(self.secrets_dir.iterdir()) if self.secrets_dir.exists() else []:
+            remove_quietly(entry)
 
     # --- waiting -------------------------------------------------------------------------------
     def wait_all(self, status: str, *, timeout: float,
@@ -361,8 +487,7 @@ class JobDir:
 
     def cleanup(self) -> None:
         """Leader, at the very end: remove what must not outlive the run (locks, secrets)."""
-        for entry in list(self.secrets_dir.iterdir()) if self.secrets_dir.exists() else []:
-            remove_quietly(entry)
+        self.drop_secrets()
         self.release_leadership()
         remove_quietly(self.lock_path)
 
@@ -372,7 +497,7 @@ def mark_dead(job_dir: Path, rank: int, *, leader: bool, why: str) -> None:
     ``failed`` so the others stop waiting for it; a dead leader also ends the run."""
     path = job_dir / MEMBERS_DIR / f"{rank}.json"
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_private(path))
         if data.get("status") in ("failed", "done"):
             return
         data.update(status="failed", error=why, updated=time.time())
@@ -382,7 +507,7 @@ def mark_dead(job_dir: Path, rank: int, *, leader: bool, why: str) -> None:
             write_private(job_dir / OUTCOME_FILE, json.dumps(asdict(Outcome(
                 "failed", EXIT_KSI_FAILED, f"the leader (rank {rank} on {data.get('node')}) "
                 f"{why}", whose="ksi", cause="member"))))
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, ForeignFile):
         pass  # best effort: the lock probe and the timeouts still hold
 
 
@@ -415,8 +540,8 @@ def read_members(job_dir: Path) -> list[MemberRecord]:
     found = []
     for path in (job_dir / MEMBERS_DIR).glob("*.json"):
         try:
-            found.append(MemberRecord(**json.loads(path.read_text())))
-        except (OSError, ValueError, TypeError):
+            found.append(MemberRecord(**json.loads(read_private(path))))
+        except (OSError, ValueError, TypeError, ForeignFile):
             continue
     return found
 

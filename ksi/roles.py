@@ -44,9 +44,10 @@ def wait_members(s: RunState) -> None:
 def peer(s: RunState) -> None:
     providers = [federation.Provider(rank=r.rank, node=r.node, address=r.address,
                                      gateway_port=r.gateway_port,
-                                     kubeconfig=s.job.secret_path(r.rank))
+                                     kubeconfig=s.job.peer_kubeconfig(r.rank))
                  for r in s.records.values() if r.rank != s.ctx.rank]
     federation.peer_all(s.liqo, s.plan, providers, timeout=s.remaining())
+    s.job.drop_secrets()  # peered: the followers' admin kubeconfigs must go now
 
 
 def virtual_nodes(s: RunState) -> None:

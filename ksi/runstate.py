@@ -61,6 +61,8 @@ class RunState:
     job_: JobDir | None = None
     record: MemberRecord | None = None
     loader: images.Loader | None = None
+    #: False when kind said the cluster's name was taken: never delete somebody else's
+    owns_cluster: bool = True
     records: dict[int, MemberRecord] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     watcher: "Watcher | None" = None  # ksi/watch.py, between "watch the others" and the workload

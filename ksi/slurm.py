@@ -24,6 +24,7 @@ VARIABLES = {
     "ntasks": "SLURM_STEP_NUM_TASKS",
     "nnodes": "SLURM_STEP_NUM_NODES",
     "node_name": "SLURMD_NODENAME",
+    "task_pid": "SLURM_TASK_PID",
 }
 
 
@@ -48,6 +49,17 @@ class SlurmContext:
     ntasks: int
     nnodes: int
     node_name: str
+    #: pid of the step's task (slurmstepd's child); not ksi's own in ``srun --pty bash``
+    task_pid: int | None = None
+
+    def in_own_step(self, pid: int) -> bool:
+        """True when this ksi *is* a task of a real job step (``srun ksi run``), so the step's
+        name and job directory are its own.  False in the batch step of an sbatch script, in an
+        ``salloc`` shell (no step at all) and in ``srun --pty bash`` (one task: the shell), where
+        each ``ksi run`` must get a name and job directory of its own."""
+        if self.job_id is None or self.step_id in (None, "batch"):
+            return False
+        return self.ntasks > 1 or self.task_pid is None or self.task_pid == pid
 
     @property
     def in_slurm(self) -> bool:
@@ -94,6 +106,7 @@ class SlurmContext:
             ntasks=ntasks,
             nnodes=nnodes,
             node_name=env.get(VARIABLES["node_name"]) or host,
+            task_pid=_int(env, "task_pid", 0) or None,
         )
 
 
@@ -137,6 +150,18 @@ def job_end_time(job_id: str) -> float | None:
         return time.mktime(time.strptime(end, "%Y-%m-%dT%H:%M:%S"))
     except ValueError:
         return None
+
+
+def job_identity(job_id: str, timeout: float = 10.0) -> str | None:
+    """What tells this job from an earlier one with the same id (ids wrap; a controller that lost
+    its state starts again at 1): id, submit and start time, in a time format ksi chooses.
+    None when Slurm does not answer."""
+    from ksi.tools.scontrol import Scontrol
+
+    fields = Scontrol().job_times(job_id, timeout=timeout)
+    if not fields.get("SubmitTime"):
+        return None
+    return f"{job_id} submitted {fields['SubmitTime']} started {fields.get('StartTime', '?')}"
 
 
 def job_state(job_id: str, timeout: float = 10.0) -> str | None:

@@ -60,6 +60,8 @@ class LockProbe:
 
     def held(self) -> bool:
         """True while some process holds the lock; also True when this cannot be told."""
+        if self.fallback is not None and not self.fallback.lock_watches_leader:
+            return True  # locks here exclude only within a node (see rendezvous, step 1)
         if self._fd is None:
             try:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)

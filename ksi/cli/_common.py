@@ -100,11 +100,12 @@ def _verbose() -> bool:
 
 
 def _echo_err(line: str) -> None:
-    """One line on stderr; a closed or broken stderr loses it but changes no exit code."""
-    from ksi.progress import silence
+    """One line on stderr (credentials in URLs redacted); a closed or broken stderr loses it
+    but changes no exit code."""
+    from ksi.progress import redact, silence
 
     try:
-        click.echo(line, err=True)
+        click.echo(redact(line), err=True)
     except (OSError, ValueError):
         silence(sys.stderr)
 

@@ -18,7 +18,7 @@ from ksi.cli._common import App, pass_app, reports_errors, verbose_option
 def delete(app: App, names: tuple[str, ...], stale: bool) -> None:
     """Delete this user's ksi clusters NAMES... on this node (see `ksi list`)."""
     from ksi.errors import TeardownError, UsageError
-    from ksi.reaper import inventory, reap
+    from ksi.reaper import inventory, reap, sweep_orphans
     from ksi.slurm import job_state
     from ksi.tools.kind import Kind
 
@@ -37,7 +37,10 @@ def delete(app: App, names: tuple[str, ...], stale: bool) -> None:
     deleted, errors = reap(kind, chosen)
     for name in deleted:
         click.echo(f"deleted {name}")
-    if stale and not chosen:
+    swept = sweep_orphans([e.name for e in entries]) if stale else []
+    for name in swept:
+        click.echo(f"removed the leftovers of {name} (kind no longer lists it)")
+    if stale and not chosen and not swept:
         click.echo("no stale ksi clusters on this node", err=True)
     if errors:
         raise TeardownError("could not delete " + "; ".join(errors),

@@ -13,7 +13,7 @@ from pathlib import Path
 from ksi import constants as C
 from ksi.doctor.model import FAIL, LOCK_TIMEOUT, PASS, Check, SystemView
 from ksi.errors import UsageError
-from ksi.paths import private_dir, remove_quietly, write_private
+from ksi.paths import private_dir, remove_quietly, shared_root, write_private
 from ksi.ports import bind_error
 
 
@@ -73,7 +73,7 @@ def check_shared_dir(shared_dir: Path, view: SystemView, *, lock: bool = True,
     path = Path(os.path.realpath(Path(shared_dir).expanduser()))
     existed = path.is_dir()
     try:
-        private_dir(path, what="shared directory (--shared-dir)")
+        shared_root(path)  # its parents too, like ssh StrictModes
     except UsageError as exc:
         return Check(name, FAIL, exc.message, exc.hint or "")
     probe = path / f".doctor-{socket.gethostname()}-{os.getpid()}"

@@ -38,6 +38,18 @@ class Scontrol:
             return {}
         return parse_oneliner(out)
 
+    def job_times(self, job_id: str, timeout: float = TIMEOUT) -> dict[str, str]:
+        """``show job`` in a time format ksi chooses (``SLURM_TIME_FORMAT=standard``, see
+        src/common/parse_time.c): the job's fields; empty when Slurm does not answer."""
+        import os
+
+        try:
+            out = self.runner.run(["scontrol", "show", "job", job_id, "-o"], timeout=timeout,
+                                  env={**os.environ, "SLURM_TIME_FORMAT": "standard"}).stdout
+        except KsiError:
+            return {}
+        return parse_oneliner(out)
+
     def job_state(self, job_id: str, timeout: float = TIMEOUT) -> str | None:
         """``PENDING``/``RUNNING``/...; ``GONE`` when Slurm no longer knows the job; None when
         Slurm cannot be asked (then nobody may conclude the job is dead)."""

@@ -1,15 +1,18 @@
 """systemd-run: start a command as a transient unit of the user's systemd manager.
 
-``systemd-run --user --unit NAME --collect --quiet --setenv=K=V ... -- ARGV`` returns once the
+``systemd-run --user --unit NAME --collect --quiet --property=EnvironmentFile=FILE -- ARGV``
+returns once the
 unit started (``--quiet``: no "Running as unit" line), exits non-zero with systemd's reason on
 stderr when there is no user manager or bus ("Failed to connect to bus", systemd
 src/run/run.c), and refuses a unit name already in use.  A unit gets the manager's
-environment, not ours, hence ``--setenv`` (no credential may ever be passed that way: it
-would show in ``ps``).
+environment, not ours: ours goes through a 0600 ``EnvironmentFile`` (systemd
+src/shared/bus-unit-util.c turns the property into the unit's ``EnvironmentFiles``), never
+``--setenv``, whose values every user of the node reads in ``/proc/<pid>/cmdline``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 from ksi.exec import Result, Runner
@@ -22,11 +25,12 @@ class SystemdRun:
         self.runner = runner
         self.env = dict(env)
 
-    def start_unit(self, unit: str, argv: Sequence[str], setenv: Mapping[str, str],
+    def start_unit(self, unit: str, argv: Sequence[str], env_file: Path,
                    timeout: float = TIMEOUT) -> Result:
-        """Start ``argv`` as transient user unit ``unit`` with ``setenv`` in its environment;
-        raises the ``CommandError`` whose message holds systemd's reason."""
+        """Start ``argv`` as transient user unit ``unit`` with the variables of ``env_file``
+        (absolute, private) in its environment; raises the ``CommandError`` whose message holds
+        systemd's reason."""
         return self.runner.run(
             ["systemd-run", "--user", "--unit", unit, "--collect", "--quiet",
-             *[f"--setenv={k}={v}" for k, v in sorted(setenv.items())], "--", *argv],
+             f"--property=EnvironmentFile={env_file}", "--", *argv],
             timeout=timeout, env=self.env)

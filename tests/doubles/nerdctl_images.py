@@ -203,7 +203,9 @@ def refs_in_archive(path: Path) -> list[str]:
     try:
         with tarfile.open(path) as tar:
             names = tar.getnames()
-            if "manifest.json" in names:
+            # containerd's importer (nerdctl load) names images from index.json when there is
+            # one (containerd core/images/archive/importer.go), manifest.json RepoTags otherwise
+            if "index.json" not in names and "manifest.json" in names:
                 member = tar.extractfile("manifest.json")
                 manifest = json.load(member) if member else []
                 return [t for entry in manifest for t in entry.get("RepoTags") or []]
@@ -233,8 +235,12 @@ def load_archive(path: Path, out: IO[str]) -> None:
 
 
 def save_archive(path: Path, names: list[str]) -> None:
-    """``nerdctl save -o FILE REF...``: a docker-archive with a manifest.json naming the images."""
+    """``nerdctl save -o FILE REF...``: like containerd's exporter (core/images/archive/
+    exporter.go), an OCI layout whose index.json names each image as stored (a pulled-by-digest
+    image keeps its digest: annotation ``io.containerd.image.name``, descriptor digest), plus
+    the docker-compatible manifest.json with RepoTags."""
     manifest = []
+    index = []
     for name in names:
         try:
             parse_reference(name)
@@ -245,9 +251,16 @@ def save_archive(path: Path, names: list[str]) -> None:
             raise ValueError(f'image "{name}": not found')
         ref = parse_reference(img["ref"])
         manifest.append({"Config": f"blobs/sha256/{img['id']}", "RepoTags": [f"{ref.familiar_name}:{ref.tag or 'latest'}"], "Layers": []})
-    data = json.dumps(manifest).encode()
+        index.append({"mediaType": "application/vnd.oci.image.index.v1+json",
+                      "digest": ref.digest or f"sha256:{img['id']}", "size": 0,
+                      "annotations": {"io.containerd.image.name": str(ref),
+                                      "org.opencontainers.image.ref.name": ref.tag or "latest"}})
+    files = {"manifest.json": json.dumps(manifest).encode(),
+             "index.json": json.dumps({"schemaVersion": 2, "manifests": index}).encode(),
+             "oci-layout": b'{"imageLayoutVersion":"1.0.0"}'}
     with tarfile.open(path, "w") as tar:
-        info = tarfile.TarInfo("manifest.json")
-        info.size = len(data)
-        info.mtime = int(time.time())
-        tar.addfile(info, io.BytesIO(data))
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(data))

@@ -6,6 +6,15 @@ manager's environment (not the caller's!) plus ``--setenv`` ones, in the home di
 name already in use is refused; ``--collect`` forgets the unit when it ends.  Options outside the
 subset below are refused like getopt does (``systemd-run: unrecognized option '--x'``).
 
+``--property=EnvironmentFile=PATH`` (``-p``) as upstream: systemd-run passes it as the unit's
+``EnvironmentFiles`` (``a(sb)``, a leading ``-`` = may be missing; src/shared/bus-unit-util.c,
+``bus_append_execute_property``); the manager refuses a relative path ("Path ... is not
+absolute.", src/core/dbus-execute.c) and reads the file when the service starts, with the rules
+of src/basic/env-file.c (``KEY=VALUE`` lines, ``#``/``;`` comments, single and double quotes,
+backslash escapes); a missing file fails the unit ("Failed to load environment files: No such
+file or directory" in its journal) after systemd-run has returned 0 (a ``Type=simple`` start job
+is done once the process is forked).
+
 State: ``$KSI_FAKE_ROOT/hosts/<host>/<uid>/units/<unit>.json`` (pid, argv) and ``<unit>.log``
 (the unit's journal).  ``KSI_FAKE_FAIL=systemd-run[@host]`` plays a node without a user manager:
 ``Failed to connect to bus: No medium found``, exit 1, as systemd-run says when
@@ -72,6 +81,37 @@ def parse(argv: list[str]) -> tuple[dict[str, list[str]], set[str], list[str]] |
     return values, flags, []
 
 
+def parse_env_file(text: str) -> dict[str, str]:
+    """systemd's env-file grammar (src/basic/env-file.c, parse_env_file_internal), enough of it:
+    comments, ``export``-less ``KEY=VALUE``, quotes, backslash escapes, trailing blanks cut."""
+    env: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        key, eq, rest = line.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            continue
+        value, i, quote = [], 0, None
+        rest = rest.lstrip()
+        while i < len(rest):
+            c = rest[i]
+            if quote is None and c in "'\"":
+                quote = c
+            elif quote is not None and c == quote:
+                quote = None
+            elif c == "\\" and quote != "'" and i + 1 < len(rest):
+                i += 1
+                nxt = rest[i]
+                value.append(nxt if quote is None or nxt in '"\\`$' else "\\" + nxt)
+            else:
+                value.append(c)
+            i += 1
+        env[key] = "".join(value).rstrip() if quote is None else "".join(value)
+    return env
+
+
 def main(argv: list[str]) -> int:
     parsed = parse(argv)
     if isinstance(parsed, str):
@@ -92,6 +132,15 @@ def main(argv: list[str]) -> int:
     env = {"PATH": MANAGER_PATH, "HOME": os.environ.get("HOME", "/"),
            "USER": os.environ.get("USER", ""), "LANG": "C.UTF-8",
            "XDG_RUNTIME_DIR": os.environ["XDG_RUNTIME_DIR"]}
+    env_files: list[tuple[str, bool]] = []
+    for prop in values.get("property", []) + values.get("p", []):
+        name, _, value = prop.partition("=")
+        if name == "EnvironmentFile" and value:
+            path, optional = (value[1:], True) if value.startswith("-") else (value, False)
+            if not os.path.isabs(path):
+                return fail(f"Failed to start transient service unit: Path {path} is not "
+                            "absolute.")
+            env_files.append((path, optional))
     for item in values.get("setenv", []) + values.get("E", []):
         key, eq, value = item.partition("=")
         if eq:
@@ -106,6 +155,18 @@ def main(argv: list[str]) -> int:
                         "loaded or has a fragment file.")
         cwd = os.getcwd() if flags & {"--same-dir", "-d"} else env["HOME"]
         log = open(units_dir() / f"{unit}.log", "ab")  # noqa: SIM115 - handed to the child
+        for path, optional in env_files:  # read by the manager as the service starts
+            try:
+                with open(path) as handle:
+                    env.update(parse_env_file(handle.read()))
+            except FileNotFoundError:
+                if optional:
+                    continue
+                log.write(b"Failed to load environment files: No such file or directory\n")
+                log.close()
+                if not flags & {"--quiet", "-q"}:
+                    print(f"Running as unit: {unit}", file=sys.stderr)
+                return 0
         # The supervisor plays the user manager: out of the Slurm job, it starts the command and
         # forgets the unit when it ends (--collect).
         supervisor = subprocess.Popen(  # noqa: S603

@@ -11,8 +11,9 @@ printf '%s\n' "${@:3}" > "$out/args"
 stat -c '%a' "$KUBECONFIG" > "$out/kubeconfig.mode"
 stat -c '%a' "$K8S_CLUSTER_CA" > "$out/ca.mode"
 # The original KSI's API access, but verifying TLS with the cluster CA instead of --insecure.
-curl -sS --fail --cacert "$K8S_CLUSTER_CA" -H "Authorization: Bearer $K8S_CLUSTER_API_TOKEN" \
-  "$K8S_CLUSTER_API/api/v1/namespaces" > "$out/curl.json" 2> "$out/curl.err"
+# The token goes to curl on stdin (printf is a builtin), never in argv.
+printf 'header = "Authorization: Bearer %s"\n' "$K8S_CLUSTER_API_TOKEN" |
+  curl -sS --fail --cacert "$K8S_CLUSTER_CA" --config - "$K8S_CLUSTER_API/api/v1/namespaces" > "$out/curl.json" 2> "$out/curl.err"
 echo $? > "$out/curl.rc"
 # Without the token the API must refuse.
 curl -sS -o /dev/null -w '%{http_code}' --cacert "$K8S_CLUSTER_CA" \
