@@ -116,7 +116,7 @@ class Member:
         self.registered = False
         self.phase_name: str | None = None
         self.started = time.monotonic()
-        self.job_end = job_end_time(ctx.job_id) if ctx.job_id else None
+        self.job_end = job_end_time(ctx)
 
     @property
     def federate(self) -> bool:
@@ -189,7 +189,7 @@ class Member:
     # --- steps ---------------------------------------------------------------------------------
     def _choose_plan(self, root: Path) -> RunPlan:
         assert self.claims is not None
-        address = self.opts.api_address or node_address(self.ctx)
+        address = node_address(self.ctx, self.opts.api_address)
         if self.opts.port is not None:
             k8s_port = self.claims.require(self.opts.port, "tcp", "0.0.0.0", "--port/K8S_PORT")
         else:

@@ -103,8 +103,10 @@ def liveness(name: str, record: Record | None, job_state: "JobState") -> str:
     return "alive" if record is not None else "unknown"
 
 
-LIVE_JOB_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "RESIZING",
-                   "REQUEUED", "SIGNALING", "STAGE_OUT"}
+#: A job still holding its allocation: STOPPED (scontrol suspend/SIGSTOP) and SUSPENDED jobs come
+#: back, their clusters must survive the reaper (Slurm src/common/slurm_protocol_defs.c).
+LIVE_JOB_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "STOPPED",
+                   "RESIZING", "REQUEUED", "SIGNALING", "STAGE_OUT"}
 
 #: job id -> Slurm state name, "GONE" when Slurm no longer knows it, None when it cannot say.
 JobState = Callable[[str], "str | None"]

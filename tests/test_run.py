@@ -115,6 +115,16 @@ def test_a_port_in_use_is_refused(world):
     (["run", "--timeout", "0", PROBE], 2, "ERROR: Invalid value for '--timeout'"),
     (["delete", "ksi-nope"], 2, "ERROR: no ksi cluster named ksi-nope on this node"),
     (["delete"], 2, "ERROR: nothing to delete"),
+    # issue 12: an address that does not resolve, or is not on this node (was a gaierror / an
+    # "OSError Errno 99" traceback), also under --dry-run
+    (["run", "--api-address", "no-such-node.invalid", PROBE], 2,
+     "ERROR: --api-address 'no-such-node.invalid' does not resolve"),
+    (["run", "--dry-run", "--api-address", "no-such-node.invalid", PROBE], 2,
+     "ERROR: --api-address 'no-such-node.invalid' does not resolve"),
+    (["run", "--api-address", "192.0.2.7", PROBE], 2,
+     "ERROR: --api-address 192.0.2.7 (192.0.2.7) is not an address of this node"),
+    (["run", "--dry-run", "--api-address", "192.0.2.7", PROBE], 2,
+     "ERROR: --api-address 192.0.2.7 (192.0.2.7) is not an address of this node"),
 ])
 def test_bad_input_is_one_line_with_a_documented_code(world, args, code, message):
     res = world.ksi(*args)
