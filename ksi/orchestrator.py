@@ -304,8 +304,8 @@ class Member:
         """Proxies and the bypass4netns shim for the tools (see ``environment``)."""
         plan = self.plan
         assert plan is not None
-        extra = [plan.api_address, plan.pod_subnet, plan.service_subnet]
-        base = environment.with_no_proxy(os.environ, extra)
+        base = environment.with_no_proxy(
+            os.environ, environment.federation_no_proxy(plan.api_address, self.ctx.members))
         kind_env = dict(base)
         if self.opts.bypass4netns:
             private_dir(plan.run_dir.parent, what="runs directory")
@@ -385,6 +385,10 @@ class Member:
                                             shutdown=self.shutdown)
         kube = self._kube()
         try:
+            if self.ctx.members > 1:  # liqoctl peer calls every follower's API server
+                member_addresses = [r.address for r in records.values()]
+                self.liqo.env = environment.with_no_proxy(self.liqo.env, member_addresses)
+                self.kind.env = environment.with_no_proxy(self.kind.env, member_addresses)
             if self.federate:
                 providers = [federation.Provider(rank=r.rank, node=r.node, address=r.address,
                                                  gateway_port=r.gateway_port,

@@ -1,0 +1,38 @@
+"""What real sites do (issue 12), on the real Slurm harness with the doubles: proxies that the
+members' API calls must bypass, ``SLURM_TIME_FORMAT``, and (``test_hostname_nodeaddr.py``)
+host names as ``NodeAddr``."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from tests.slurm.kit import PROBE
+
+
+def test_a_federated_job_behind_a_proxy_that_refuses_every_connection(sw):
+    # Nothing listens on port 9 of any node: every connection through the proxy is refused, so
+    # the run works only if every call to a member's API server bypasses it (NO_PROXY).
+    out = sw.base / "out"
+    proxy = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+             "NO_PROXY": "example.org"}
+    res = sw.srun("run", PROBE, str(out), env=proxy)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("✓ peer") == 1, res.stderr
+    assert len((out / "nodes").read_text().split()) == 3  # control plane + 2 virtual nodes
+    assert (out / "curl.rc").read_text().strip() == "0", (out / "curl.err").read_text()
+
+
+def test_the_jobs_end_is_known_whatever_the_users_slurm_time_format(sw):
+    # Slurm 22.05 on the harness sets no SLURM_JOB_END_TIME: ksi must ask scontrol, which prints
+    # EndTime as "Today 21:40"-like text under SLURM_TIME_FORMAT=relative
+    out = sw.base / "out"
+    start = time.time()
+    argv = sw.srun_argv("run", "--no-federation", PROBE, str(out), nodes=1,
+                        srun_opts=("-t", "10"))
+    res = subprocess.run(argv, cwd=sw.base / "work", env={**sw.env, "SLURM_TIME_FORMAT": "relative"},
+                         text=True, capture_output=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr
+    env = dict(line.split("=", 1) for line in (out / "env").read_text().splitlines())
+    assert "KSI_DEADLINE" in env, env
+    assert abs(int(env["KSI_DEADLINE"]) - (start + 600)) < 90
