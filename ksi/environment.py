@@ -30,18 +30,16 @@ from ksi.errors import EnvironmentProblem
 from ksi.templates import render
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
-#: Liqo's own ranges (chart values.yaml ``ipam.externalCIDR`` 10.70.0.0/16 and
-#: ``ipam.internalCIDR`` 10.80.0.0/16): remapped pod and service addresses of peers live there.
-LIQO_RANGES = ("10.70.0.0/16", "10.80.0.0/16")
 
 
-def federation_no_proxy(address: str, members: int) -> list[str]:
+def federation_no_proxy(address: str, members: int, liqo_ranges: Iterable[str]) -> list[str]:
     """What must bypass a proxy in a federation of ``members``: this node's address, every
-    member's pod and service CIDRs (derived from the rank) and Liqo's ranges."""
+    member's pod and service CIDRs (derived from the rank) and Liqo's ranges
+    (``federation.liqo_ranges``)."""
     from ksi.plan import subnets
 
     cidrs = [c for rank in range(max(1, members)) for c in subnets(rank)]
-    return [address, *cidrs, *LIQO_RANGES]
+    return [address, *cidrs, *liqo_ranges]
 
 
 def with_no_proxy(env: Mapping[str, str], extra: Iterable[str]) -> dict[str, str]:

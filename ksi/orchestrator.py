@@ -74,6 +74,7 @@ def check_inputs(opts: RunOptions) -> RunOptions:
     if opts.liqo_chart is not None and not opts.liqo_chart.expanduser().is_dir():
         raise UsageError(f"Liqo chart directory {opts.liqo_chart} does not exist",
                          hint="--liqo-chart takes the directory of an unpacked Liqo chart")
+    liqo_set = federation.check_liqo_set(opts.liqo_set)
     if opts.port is not None:
         check_nodeport(opts.port)
     # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
@@ -81,7 +82,7 @@ def check_inputs(opts: RunOptions) -> RunOptions:
     if shared_dir.exists() or not opts.dry_run:  # a dry run creates nothing
         private_dir(shared_dir, what="shared directory (--shared-dir)")
     return replace(opts, workload=script.resolve(), workdir=workdir.resolve(),
-                   shared_dir=shared_dir, load_images=tuple(archives))
+                   shared_dir=shared_dir, load_images=tuple(archives), liqo_set=liqo_set)
 
 
 def run_member(opts: RunOptions) -> int:
@@ -305,7 +306,8 @@ class Member:
         plan = self.plan
         assert plan is not None
         base = environment.with_no_proxy(
-            os.environ, environment.federation_no_proxy(plan.api_address, self.ctx.members))
+            os.environ, environment.federation_no_proxy(
+                plan.api_address, self.ctx.members, federation.liqo_ranges(self.opts.liqo_set)))
         kind_env = dict(base)
         if self.opts.bypass4netns:
             private_dir(plan.run_dir.parent, what="runs directory")
@@ -371,7 +373,7 @@ class Member:
         assert self.plan is not None
         with self.phase("install Liqo"):
             federation.install(self.liqo, self.plan, timeout=self.remaining(),
-                               local_chart=self.opts.liqo_chart)
+                               local_chart=self.opts.liqo_chart, values=self.opts.liqo_set)
         self._join_loader()
         self._status("liqo-ready")
 

@@ -125,6 +125,11 @@ def test_a_port_in_use_is_refused(world):
      "ERROR: --api-address 192.0.2.7 (192.0.2.7) is not an address of this node"),
     (["run", "--dry-run", "--api-address", "192.0.2.7", PROBE], 2,
      "ERROR: --api-address 192.0.2.7 (192.0.2.7) is not an address of this node"),
+    (["run", "--liqo-set", "userspace", PROBE], 2,
+     "ERROR: --liqo-set 'userspace' is not KEY=VALUE"),
+    (["run", "--liqo-set", "a..b=1", PROBE], 2, "ERROR: --liqo-set 'a..b=1' is not KEY=VALUE"),
+    (["run", "--liqo-set", "apiServer.address=https://x:1", PROBE], 2,
+     "ERROR: --liqo-set apiServer.address is set by ksi itself"),
 ])
 def test_bad_input_is_one_line_with_a_documented_code(world, args, code, message):
     res = world.ksi(*args)
@@ -132,6 +137,12 @@ def test_bad_input_is_one_line_with_a_documented_code(world, args, code, message
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_liqo_set_from_the_environment_is_validated_too(world):
+    res = world.ksi("run", "--dry-run", PROBE, env={"KSI_LIQO_SET": "a.b=1 oops"})
+    assert res.returncode == 2
+    assert res.stderr.strip().startswith("ERROR: --liqo-set 'oops' is not KEY=VALUE"), res.stderr
 
 
 def test_missing_kind_or_nerdctl_is_exit_3(world, tmp_path):

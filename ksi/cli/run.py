@@ -64,6 +64,10 @@ E = C.ENV
 @click.option("--liqo-chart", envvar=E["liqo_chart"], type=click.Path(path_type=Path),
               default=None, help=f"Local Liqo chart directory, for nodes without internet. "
               f"[env {E['liqo_chart']}]")
+@click.option("--liqo-set", "liqo_set", envvar=E["liqo_set"], multiple=True, metavar="KEY=VALUE",
+              help=f"Liqo chart value for `liqoctl install --set`, e.g. "
+              f"networking.gatewayTemplates.wireguard.implementation=userspace; repeatable. "
+              f"[env {E['liqo_set']}, space-separated]")
 @click.option("-v", "--verbose", envvar=E["verbose"], is_flag=True,
               help=f"Show every command ksi runs and the full errors. [env {E['verbose']}]")
 @reports_errors
@@ -71,7 +75,7 @@ def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: 
         timeout: float, keep: bool, dry_run: bool, shared_dir: Path, api_address: str | None,
         grace: float, token_ttl: int | None, federation: bool, teardown_margin: float,
         collect_logs: bool, load_images: tuple[Path, ...], bypass4netns: bool,
-        liqo_chart: Path | None, verbose: bool) -> None:
+        liqo_chart: Path | None, liqo_set: tuple[str, ...], verbose: bool) -> None:
     """Run WORKLOAD (a bash script using kubectl) against an ephemeral cluster.
 
     \b
@@ -91,5 +95,5 @@ def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: 
                       token_ttl=token_ttl, federation=federation,
                       teardown_margin=teardown_margin, collect_logs=collect_logs,
                       load_images=load_images, bypass4netns=bypass4netns,
-                      liqo_chart=liqo_chart)
+                      liqo_chart=liqo_chart, liqo_set=liqo_set)
     sys.exit(run_member(opts))

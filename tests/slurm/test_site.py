@@ -36,3 +36,14 @@ def test_the_jobs_end_is_known_whatever_the_users_slurm_time_format(sw):
     env = dict(line.split("=", 1) for line in (out / "env").read_text().splitlines())
     assert "KSI_DEADLINE" in env, env
     assert abs(int(env["KSI_DEADLINE"]) - (start + 600)) < 90
+
+
+def test_liqo_set_values_reach_liqoctl_install_on_every_member(sw):
+    # Liqo's internal CIDR moved (it collides with a site network): the chart value must reach
+    # `liqoctl install` on every member, and the federation must still come up.
+    script = sw.base / "work" / "liqo-net.sh"
+    script.write_text("kubectl get networks.ipam.liqo.io -n liqo internal-cidr "
+                      "-o jsonpath='{.spec.cidr}' > internal-cidr.txt\n")
+    res = sw.srun("run", "--liqo-set", "ipam.internalCIDR=10.81.0.0/16", str(script), nodes=2)
+    assert res.returncode == 0, res.stderr
+    assert (sw.base / "work" / "internal-cidr.txt").read_text() == "10.81.0.0/16"
