@@ -145,6 +145,15 @@ def test_liqo_set_from_the_environment_is_validated_too(world):
     assert res.stderr.strip().startswith("ERROR: --liqo-set 'oops' is not KEY=VALUE"), res.stderr
 
 
+def test_without_the_users_d_bus_nothing_is_created(world):
+    # rootless containerd and systemd-run --user need the session bus; batch jobs often lack it
+    res = world.ksi("run", PROBE, "x", env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nope/bus"})
+    assert res.returncode == 3
+    assert "] user session: no D-Bus session bus at /nope/bus" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not world.containers() and not (world.runtime / "runs").exists()
+
+
 def test_missing_kind_or_nerdctl_is_exit_3(world, tmp_path):
     bin_dir = tmp_path / "bin-nerdctl-only"
     bin_dir.mkdir()
