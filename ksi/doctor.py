@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 
-#: Tool versions ksi is tested with (setup/versions.env pins kind v0.29.0, nerdctl 2.2.2, kubectl
+#: Tool versions ksi is tested with (setup/versions.env pins kind v0.29.0, nerdctl 2.3.1, kubectl
 #: v1.33.1, liqoctl v1.0.0).  Outside this matrix: WARN.
 TESTED = {"kind": ">=0.27,<0.30", "nerdctl": ">=2.0", "kubectl": ">=1.31", "liqoctl": "==1.0.x"}
 #: Below these ksi cannot work: kind's nerdctl provider needs nerdctl >= 1.7 (kind docs, rootless);

@@ -438,3 +438,14 @@ def test_a_rank_that_arrived_but_sent_nothing(tmp_path):
         ("FAIL", "rank 1 arrived but sent no results within 0.3s")]
     assert got.checks[0] == D.Check("inotify", "PASS", "ok", node="n1")
     assert os.listdir(tmp_path / "shared") == []
+
+
+# --- issue 12: IPv6 off at boot is fine with nerdctl >= 2.3 only -----------------------------------
+@pytest.mark.parametrize("printed,line", [
+    ("nerdctl version 2.2.2", "FAIL  IPv6: disabled at boot (no /proc/net/tcp6), and nerdctl 2.2.2"),
+    ("nerdctl version 2.3.1", "PASS  IPv6: disabled at boot; nerdctl 2.3.1 copes with that"),
+])
+def test_ipv6_disabled_is_a_failure_with_nerdctl_before_2_3(tmp_path, printed, line):
+    root = materialize("ipv6_off", tmp_path)
+    res = invoke(base_env(tmp_path, root, fake_tools(tmp_path / "bin", {"nerdctl": printed})))
+    assert any(out.startswith(line) for out in res.stdout.splitlines()), res.stdout

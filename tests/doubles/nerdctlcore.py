@@ -28,7 +28,9 @@ import gotemplate as gt
 import nerdctl_containers as ctr
 import nerdctl_images as imgs
 
-VERSION = "2.1.3"
+#: ``KSI_FAKE_NERDCTL_VERSION`` plays another release (behaviour that changed between releases
+#: follows it: see ``nerdctl_containers.used_ports``)
+VERSION = os.environ.get("KSI_FAKE_NERDCTL_VERSION", "2.1.3")
 CONTAINERD_VERSION = "v2.1.4"
 _START = time.monotonic()
 
