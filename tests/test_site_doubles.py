@@ -32,3 +32,37 @@ def test_without_ipv6_only_nerdctl_2_3_can_publish_the_api_server(world, version
         assert res.returncode == 4, res.stderr
         assert "open /proc/net/tcp6: no such file or directory" in res.stderr
         assert "✓ delete cluster" in res.stderr
+
+
+def test_an_archive_from_images_save_loads_into_kind_even_for_a_multi_platform_image(world):
+    # `kind load image-archive` imports with `ctr images import --all-platforms`: an archive that
+    # keeps the multi-platform index but only this platform's blobs is refused
+    res = world.ksi("images", "save", "busybox:1.36")
+    assert res.returncode == 0, res.stderr
+    archive = world.shared / "images" / "busybox_1.36.tar"
+    res = world.ksi("run", "--load-image", str(archive), PROBE, str(world.base / "out"))
+    assert res.returncode == 0, res.stderr
+    assert "✓ load images" in res.stderr
+
+
+def test_the_nerdctl_double_saves_like_containerds_exporter(world):
+    import subprocess
+    import tarfile
+
+    def nerdctl(*args):
+        return subprocess.run(["nerdctl", *args], env=world.env, text=True, capture_output=True,
+                              check=False)
+
+    assert nerdctl("pull", "busybox:1.36").returncode == 0
+    part = world.base / "part.tar"
+    assert nerdctl("save", "-o", str(part), "busybox:1.36").returncode == 0
+    with tarfile.open(part) as tar:
+        names = set(tar.getnames())
+    assert {"oci-layout", "index.json", "manifest.json"} <= names
+    # every platform's content is needed for --all-platforms, which a plain pull did not fetch
+    res = nerdctl("save", "--all-platforms", "-o", str(world.base / "all.tar"), "busybox:1.36")
+    assert res.returncode == 1 and "content digest sha256:" in res.stderr and "not found" in res.stderr
+    res = subprocess.run(["kind", "load", "image-archive", str(part), "--name", "nope"],
+                         env={**world.env, "KIND_EXPERIMENTAL_PROVIDER": "nerdctl"}, text=True,
+                         capture_output=True, check=False)
+    assert res.returncode == 1  # no such cluster; the incomplete archive is tested above

@@ -267,7 +267,7 @@ def _dispatch(cmd: str, rest: list[str], out: IO[str], err: IO[str]) -> None:
                             cf.Flag("all-platforms", "bool", default=False), cf.Flag("unpack", default="auto")])
         cf.min_args(p, 1)
         try:
-            imgs.pull(p.args[0], err)
+            imgs.pull(p.args[0], err, p.values["platform"] or None, p.values["all-platforms"])
         except (imgs.ReferenceError, LookupError) as e:
             raise ctr.NerdctlError(str(e)) from e
     elif cmd in ("load", "image load"):
@@ -286,7 +286,8 @@ def _dispatch(cmd: str, rest: list[str], out: IO[str], err: IO[str]) -> None:
         if not p.values["output"]:
             raise ctr.NerdctlError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
         try:
-            imgs.save_archive(Path(p.values["output"]), p.args)
+            imgs.save_archive(Path(p.values["output"]), p.args, p.values["platform"] or None,
+                              p.values["all-platforms"])
         except ValueError as e:
             raise ctr.NerdctlError(str(e)) from e
     elif cmd == "version":
