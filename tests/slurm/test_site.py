@@ -47,3 +47,19 @@ def test_liqo_set_values_reach_liqoctl_install_on_every_member(sw):
     res = sw.srun("run", "--liqo-set", "ipam.internalCIDR=10.81.0.0/16", str(script), nodes=2)
     assert res.returncode == 0, res.stderr
     assert (sw.base / "work" / "internal-cidr.txt").read_text() == "10.81.0.0/16"
+
+
+def test_the_harness_can_write_host_names_as_nodeaddr():
+    # (pure: the multi-node tests run in this mode with KSI_SLURM_HOSTNAME_ADDRS=1, see conftest)
+    from tests.slurm.harness import SlurmCluster
+
+    c = SlurmCluster("/tmp/ksi-never-started", nodes=2, hostname_addrs=True, node_prefix="hn",
+                     subnet="10.209.0")
+    conf = c.render_slurm_conf("linuxproc")
+    assert "NodeName=hn1 NodeHostname=hn1 NodeAddr=hn1-ib " in conf
+    assert "10.209.0.12\thn2-ib" in c.render_hosts()
+    assert "127.0.1.1\thn1" in c.render_hosts("hn1")  # Debian's mapping of the own name
+    assert "127.0.1.1" not in c.render_hosts()
+    default = SlurmCluster("/tmp/ksi-never-started", nodes=2)
+    assert "NodeAddr=10.200.0.11 " in default.render_slurm_conf("linuxproc")
+    assert default.client_prefix() == []
