@@ -1,16 +1,24 @@
-"""One member's kind-on-nerdctl cluster: render its config, create it, delete it.
+"""One member's kind-on-nerdctl cluster: render its config, create it, and the one teardown.
 
 Creation is retried once with fresh ports when kind fails to publish a port that another process
 took between ksi choosing it and kind binding it.  A killed ``kind create`` leaves its node
 container behind (kind has no cleanup on SIGTERM/SIGKILL), so deletion is always attempted, even
 when creation never finished, and deleting a missing cluster is not an error.
+
+``teardown`` is the one way a cluster is deleted, used by ``ksi run``'s undo, by the reaper
+(``ksi delete``, the stale-cluster sweep of every run) and by the guardian, like kind's one
+``delete.Cluster`` used by create-on-failure and by ``kind delete``: ``kind delete cluster``,
+then -- only when that worked, so that ``ksi delete NAME`` can try again -- the guardian, the run
+directory, the member's files in the job directory, the registry record and dead port claims.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from ksi.paths import write_private
+from ksi import registry
+from ksi.paths import runtime_root, write_private
 from ksi.plan import RunPlan
 from ksi.templates import render
 from ksi.tools.kind import Kind
@@ -18,7 +26,7 @@ from ksi.tools.kind import Kind
 PORT_CLASH_MARKERS = ("address already in use", "port is already allocated", "bind:")
 
 
-def render_config(plan: RunPlan, extra_mounts: list[dict[str, str]] | None = None) -> str:
+def render_config(plan: RunPlan) -> str:
     return render(
         "kind-config.yaml.j2",
         name=plan.cluster_name,
@@ -31,7 +39,6 @@ def render_config(plan: RunPlan, extra_mounts: list[dict[str, str]] | None = Non
         k8s_port=plan.k8s_port,
         gateway=plan.gateway,
         node=plan.node,
-        extra_mounts=extra_mounts or [],
     )
 
 
@@ -51,3 +58,36 @@ def create(kind: Kind, plan: RunPlan, timeout: float) -> None:
 
 def delete(kind: Kind, plan: RunPlan, timeout: float) -> None:
     kind.delete(plan.cluster_name, plan.kind_kubeconfig, timeout=timeout)
+
+
+def kubeconfig_for(name: str, record: registry.Record | None) -> Path:
+    """kind's admin kubeconfig of ``name`` (kind removes the cluster's context from it)."""
+    if record is not None:
+        candidate = Path(record.run_dir) / "kind.kubeconfig"
+        if candidate.parent.is_dir():
+            return candidate
+    return runtime_root() / "orphans.kubeconfig"
+
+
+def teardown(kind: Kind, name: str, record: registry.Record | None, *, timeout: float,
+             job_files: bool = True) -> None:
+    """Delete cluster ``name`` and everything ksi kept for it on this node (idempotent).
+
+    ``job_files``: also remove the member's secret (and, for a leader, the lock) in the shared
+    job directory -- what a dead run left there; a live ``ksi run`` leaves that to its own
+    rendezvous undo, which still holds the lock.  Events and diagnostics are never removed.
+    Raises the ``CommandError`` of ``kind delete``; nothing else is removed then.
+    """
+    from ksi import guardian
+    from ksi.ports import sweep_claims
+    from ksi.rendezvous import forget_member
+
+    kind.delete(name, kubeconfig_for(name, record), timeout=timeout)
+    if record is not None:
+        guardian.stop(Path(record.run_dir))
+        shutil.rmtree(record.run_dir, ignore_errors=True)
+        if job_files and record.job_dir:
+            forget_member(Path(record.job_dir), record.rank, leader=record.leader)
+    shutil.rmtree(runtime_root() / "runs" / name, ignore_errors=True)
+    registry.remove(name)
+    sweep_claims(runtime_root())

@@ -39,6 +39,7 @@ ENV = {
     "federation": "KSI_FEDERATION",
     "stale": "KSI_DELETE_STALE",
     "teardown_margin": "KSI_TEARDOWN_MARGIN",
+    "teardown_timeout": "KSI_TEARDOWN_TIMEOUT",
     "collect_logs": "KSI_COLLECT_LOGS",
     "load_images": "KSI_LOAD_IMAGES",
     "bypass4netns": "KSI_BYPASS4NETNS",
@@ -55,7 +56,10 @@ DEFAULT_TIMEOUT = 600.0  # seconds for the whole bring-up of one member
 DEFAULT_GRACE = 10.0  # seconds between SIGTERM and SIGKILL for the workload and tools
 DEFAULT_TOKEN_TTL = 24 * 3600  # seconds, outside Slurm (inside: the job's remaining time)
 MIN_TOKEN_TTL = 600  # the API server rejects shorter TokenRequests
-TEARDOWN_TIMEOUT = 20.0  # must fit inside Slurm's default KillWait of 30 s
+#: The one deadline of a whole teardown (diagnostics, cluster deletion, files, locks): Slurm's
+#: default KillWait is 30 s between SIGTERM and SIGKILL; 25 leaves 5 s for signal delivery
+#: slack and the interpreter's exit.  ``--teardown-timeout`` for sites with another KillWait.
+TEARDOWN_TIMEOUT = 25.0
 #: Stop the workload on our own this long before the job's end, so teardown finishes in time.
 TEARDOWN_MARGIN = 45.0
 
@@ -68,4 +72,5 @@ EXIT_BRINGUP = 4  # creating the cluster, its credentials or the federation fail
 EXIT_RENDEZVOUS = 5  # another member failed, never arrived, or the leader was lost
 EXIT_TIMEOUT = 6  # a phase ran out of time
 EXIT_TEARDOWN = 7  # the workload succeeded but something could not be deleted
+EXIT_INTERNAL = 8  # an internal error in ksi (a bug); teardown still ran
 EXIT_SIGNAL_BASE = 128  # 128 + signal number when ksi was stopped by a signal

@@ -32,18 +32,20 @@ QUICK_BUDGET = 3.0
 
 
 def collect(kind: Kind, plan: RunPlan, job_dir: Path, *, node: str, rank: int,
-            quick: bool = False) -> Path:
-    """Save what there is to save about ``plan``'s cluster; return the directory."""
+            quick: bool = False, budget: float | None = None) -> Path:
+    """Save what there is to save about ``plan``'s cluster within ``budget`` seconds (default
+    ``BUDGET``, ``QUICK_BUDGET`` when ``quick``); return the directory."""
     started = time.monotonic()
+    total = budget if budget is not None else (QUICK_BUDGET if quick else BUDGET)
     out = private_dir(private_dir(job_dir / "diagnostics", what="diagnostics directory")
                       / f"{node}-r{rank}", what="diagnostics directory")
     errors: list[str] = []
 
     def left() -> float:
-        return max(1.0, BUDGET - (time.monotonic() - started))
+        return max(1.0, total - (time.monotonic() - started))
 
     try:
-        _from_api(plan, out, errors, deadline=started + (QUICK_BUDGET if quick else BUDGET / 2))
+        _from_api(plan, out, errors, deadline=started + (total if quick else total / 2))
     except Exception as exc:  # noqa: BLE001 - best effort; a broken API is itself the finding
         errors.append(f"API: {exc}")
     if not quick:

@@ -56,11 +56,15 @@ class KsiError(Exception):
         return line
 
     def located(self, *, node: str, rank: int, phase: str | None) -> "KsiError":
-        """Fill in where the error happened, keeping what the raiser already knew."""
-        self.node = self.node or node
-        self.rank = self.rank if self.rank is not None else rank
-        self.phase = self.phase or phase
-        return self
+        """A copy that says where the error happened, keeping what the raiser already knew
+        (a raised error is never changed: its ``str`` and its traceback stay true)."""
+        other = type(self).__new__(type(self))  # not copy.copy: subclasses' __init__ differ
+        other.args = self.args
+        other.__dict__.update(self.__dict__)
+        other.node = self.node or node
+        other.rank = self.rank if self.rank is not None else rank
+        other.phase = self.phase or phase
+        return other
 
 
 class UsageError(KsiError):
@@ -87,6 +91,20 @@ class PhaseTimeout(KsiError):
 
 class TeardownError(KsiError):
     exit_code = C.EXIT_TEARDOWN
+
+
+class InternalError(KsiError):
+    """A bug in ksi (an exception that is not a ``KsiError``); teardown still ran."""
+
+    exit_code = C.EXIT_INTERNAL
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> "InternalError":
+        import traceback
+
+        return cls(f"internal error: {type(exc).__name__}: {exc}",
+                   hint="rerun with -v for the traceback and report it",
+                   detail="".join(traceback.format_exception(exc)))
 
 
 class Interrupted(KsiError):

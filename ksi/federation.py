@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ksi import constants as C
-from ksi.errors import KsiError, UsageError
+from ksi.errors import BringUpError, KsiError, PhaseTimeout, UsageError
 from ksi.plan import RunPlan
 from ksi.tools.liqoctl import Liqoctl
 
@@ -77,8 +77,6 @@ def install(liqoctl: Liqoctl, plan: RunPlan, timeout: float,
         kubeconfig=plan.kind_kubeconfig,
         version=C.LIQO_VERSION,
         api_server_url=plan.api_url,
-        pod_cidr=plan.pod_subnet,
-        service_cidr=plan.service_subnet,
         timeout=timeout,
     )
 
@@ -88,21 +86,28 @@ def peer_all(liqoctl: Liqoctl, plan: RunPlan, providers: list[Provider], timeout
     if not providers:
         return
 
-    def one(p: Provider) -> None:
+    def one(p: Provider) -> KsiError | None:
         try:
             liqoctl.peer(consumer_kubeconfig=plan.kind_kubeconfig,
                          provider_kubeconfig=p.kubeconfig, node_port=C.GATEWAY_NODE_PORT,
                          provider_address=p.address, provider_port=p.gateway_port,
                          timeout=timeout)
         except KsiError as exc:
-            exc.message = f"peering with rank {p.rank} on {p.node} failed: {exc.message}"
-            raise
+            return exc
+        return None
 
     with ThreadPoolExecutor(max_workers=min(16, len(providers))) as pool:
-        futures = [pool.submit(one, p) for p in providers]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
-        raise errors[0]  # type: ignore[misc]
+        results = list(zip(providers, pool.map(one, providers)))
+    failed = [(p, exc) for p, exc in results if exc is not None]
+    if not failed:
+        return
+    lines = [f"rank {p.rank} on {p.node}: {exc.message}" for p, exc in failed]
+    # a timeout only when every failure was one (exit 6); any other failure is bring-up (4)
+    cls = PhaseTimeout if all(exc.exit_code == C.EXIT_TIMEOUT for _, exc in failed) else BringUpError
+    raise cls(f"peering failed with {len(failed)} of {len(providers)} member(s): "
+              + "; ".join(lines),
+              hint="see those members' output; `liqoctl info` on the leader's cluster",
+              detail="\n\n".join(exc.detail or exc.message for _, exc in failed))
 
 
 def offload(liqoctl: Liqoctl, plan: RunPlan, namespace: str, timeout: float) -> None:

@@ -64,6 +64,8 @@ def stop(run_dir: Path, wait: float = 2.0) -> None:
     """Stop the guardian (ksi's own teardown is under way); never fails."""
     try:
         pid = int((run_dir / PID_FILE).read_text().strip())
+        if pid == os.getpid():
+            return  # the guardian itself, deleting its cluster
         os.kill(pid, signal.SIGTERM)
     except (OSError, ValueError):
         return
@@ -74,7 +76,8 @@ def stop(run_dir: Path, wait: float = 2.0) -> None:
 
 def watch(cluster: str) -> int:
     """The guardian's loop (runs in the transient unit)."""
-    from ksi.reaper import delete_one
+    from ksi import constants as C
+    from ksi.cluster import teardown
     from ksi.tools.kind import Kind
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -93,7 +96,7 @@ def watch(cluster: str) -> int:
             print(f"ksi guardian: the owner of {cluster} (pid {record.pid}) is gone; deleting it",
                   flush=True)
             try:
-                delete_one(Kind(Runner(grace=3.0)), cluster, record)
+                teardown(Kind(Runner(grace=3.0)), cluster, record, timeout=C.TEARDOWN_TIMEOUT)
             except KsiError as exc:
                 print(f"ksi guardian: could not delete {cluster}: {exc.message}", flush=True)
                 return 1

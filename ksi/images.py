@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ksi.errors import KsiError
+from ksi.errors import KsiError, PhaseTimeout
 from ksi.exec import Runner
 from ksi.paths import private_dir
 from ksi.signals import Shutdown
@@ -52,7 +52,7 @@ def cached_archive(shared_dir: Path, ref: str) -> Path | None:
 
 
 def save(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path:
-    """Pull ``ref`` (if absent) and save it into the cache; written whole or not at all."""
+    """Pull every platform of ``ref`` and save it into the cache; written whole or not at all."""
     # always pulled: an image present locally usually holds this platform's content only
     nerdctl.pull(ref, timeout=PULL_TIMEOUT, all_platforms=True)
     target = cache_dir(shared_dir) / archive_name(ref)
@@ -102,7 +102,7 @@ class Loader:
             return
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise KsiError("loading the --load-image archives did not finish in time",
+            raise PhaseTimeout("loading the --load-image archives did not finish in time",
                            hint="raise --timeout, or check the archives with `nerdctl load`")
         if self.error is not None:
             raise self.error

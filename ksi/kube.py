@@ -73,7 +73,6 @@ class Kube:
         shutdown: Shutdown,
         expect: int = 1,
         what: str = "the cluster's nodes",
-        on_poll: Callable[[str], None] | None = None,
         budget: float | None = None,
     ) -> list[str]:
         """Wait until at least ``expect`` nodes exist and all are Ready; return their names.
@@ -96,8 +95,6 @@ class Kube:
                     state = f"{len(nodes)} of {expect} node(s) registered"
             except Exception as exc:  # connection refused, TLS handshake while booting, 5xx
                 state = f"the API server did not answer ({_short(exc)})"
-            if on_poll:
-                on_poll(state)
             if time.monotonic() > deadline:
                 raise PhaseTimeout(
                     f"{what} were not Ready after {budget or timeout:.0f}s: {state}",

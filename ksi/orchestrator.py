@@ -1,33 +1,46 @@
-"""``ksi run`` for one member: the ordered steps, and the teardown that follows every one of them.
+"""``ksi run`` for one member: bring-up as a list of named steps, each with its undo, and the
+one teardown that unwinds them (see ``ksi.steps``).
 
-Steps (each a phase line and an event):
+The steps, chosen for the member's role once the election is done:
 
-    plan -> rendezvous (elect) -> create cluster -> wait for nodes -> [install Liqo]
-      leader:   [wait for members -> peer -> virtual nodes] -> credentials -> [offload]
-                -> workload -> outcome
-      follower: wait for the leader's outcome
-    -> teardown (always): delete cluster, remove run files and secrets, release ports and lock
+    common:     rendezvous -> reap stale clusters -> register cluster -> prepare tools
+                -> load node image from cache -> create cluster -> wait for nodes
+                -> start image loads
+    standalone: load images -> credentials -> workload
+    leader:     [install Liqo -> load images] -> wait for members -> [peer -> virtual nodes]
+                -> credentials -> [offload namespace] -> [load images] -> workload
+    follower:   [share kubeconfig -> install Liqo] -> load images -> wait for leader
 
-Teardown runs on every way out: success, failure, an error in any step, SIGINT/SIGTERM/SIGHUP
-(signals only raise a flag; the running tool or workload is stopped and we unwind to here).  It
-is idempotent and bounded (``TEARDOWN_TIMEOUT``), and a registry record written before
-``kind create`` lets the next ``ksi run``/``ksi delete --stale`` finish the job if ksi itself is
-SIGKILLed.
+Undos, pushed as each step starts and run last-first by the teardown:
+
+    stop image loads <- start image loads     collect diagnostics <- create cluster
+    delete cluster <- register cluster         leave rendezvous <- rendezvous
+    release ports <- (the plan's port claims)
+
+Teardown runs on every way out: success, failure, an error in any step (a bug included: it
+ends with exit code 8), SIGINT/SIGTERM/SIGHUP (signals only raise a flag; the running tool or
+workload is stopped and we unwind to here).  It runs under one deadline
+(``--teardown-timeout``, fitting Slurm's KillWait), an undo that fails or hangs is reported and
+the next one still runs, and output errors (EPIPE, EIO) never stop it.  The cluster itself is
+deleted by ``cluster.teardown``, the same function ``ksi delete`` and the guardian use; a
+registry record written before ``kind create`` lets the next ``ksi run``/``ksi delete --stale``
+finish the job if ksi itself is SIGKILLed.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import time
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 
 from ksi import cluster, diagnostics, environment, federation, guardian, images, registry
 from ksi import constants as C
 from ksi import workload as workload_mod
-from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError, UsageError
+from ksi.errors import (CommandError, InternalError, KsiError, RendezvousError, TeardownError,
+                        UsageError)
 from ksi.exec import Runner
 from ksi.kube import Kube, user_kubeconfig
 from ksi.paths import private_dir, runtime_root, write_private
@@ -38,10 +51,15 @@ from ksi.reaper import inventory, reap
 from ksi.rendezvous import JobDir, MemberRecord, Outcome, describe
 from ksi.signals import Shutdown
 from ksi.slurm import SlurmContext, job_end_time, job_state, node_address
+from ksi.steps import Bringup, Step, Undo
 from ksi.tools.kind import Kind
 from ksi.tools.liqoctl import Liqoctl
 from ksi.tools.nerdctl import Nerdctl
 
+#: seconds kept free for ``kind delete`` (with its runner's TERM->KILL grace) at the end of the
+#: teardown deadline, and the part of its time given to that grace
+DELETE_RESERVE = 12.0
+KILL_SLACK = 5.5
 
 def check_inputs(opts: RunOptions) -> RunOptions:
     """Reject bad input before anything is created; return the options with paths resolved."""
@@ -98,7 +116,13 @@ def run_member(opts: RunOptions) -> int:
 
 
 class Member:
-    """One ksi task: its own cluster and its part in the job's rendezvous."""
+    """One ksi task: its own cluster and its part in the job's rendezvous.
+
+    What bring-up has made is the run state: ``plan`` and ``claims`` (made before any step, they
+    decide what the steps create), ``job``/``record`` (the rendezvous step), ``loader`` (start
+    image loads), ``records`` (wait for members) and ``env`` (credentials).  Teardown never
+    looks at them: it runs the undos the steps pushed.
+    """
 
     def __init__(self, opts: RunOptions, ctx: SlurmContext, shutdown: Shutdown,
                  out: Progress) -> None:
@@ -109,19 +133,36 @@ class Member:
         self.runner = Runner(shutdown, grace=3.0, log=out.debug)
         self.kind = Kind(self.runner)
         self.liqo = Liqoctl(self.runner)
-        self.claims: PortClaims | None = None
-        self.loader: images.Loader | None = None
-        self.plan: RunPlan | None = None
-        self.job: JobDir | None = None
-        self.record: MemberRecord | None = None
-        self.registered = False
-        self.phase_name: str | None = None
+        self.bringup = Bringup(self.phase)
         self.started = time.monotonic()
         self.job_end = job_end_time(ctx)
+        self.phase_name: str | None = None
+        self.failed = False
+        # the run state, filled in by the steps
+        self.claims = PortClaims(runtime_root())
+        self.plan: RunPlan | None = None
+        self._job: JobDir | None = None
+        self.record: MemberRecord | None = None
+        self.loader: images.Loader | None = None
+        self.records: dict[int, MemberRecord] = {}
+        self.env: dict[str, str] = {}
+        self.exit_code = C.EXIT_OK
 
     @property
     def federate(self) -> bool:
         return self.opts.federation and self.ctx.members > 1
+
+    @property
+    def job(self) -> JobDir:
+        if self._job is None:
+            raise InternalError("a step needs the job directory before the rendezvous")
+        return self._job
+
+    @property
+    def the_plan(self) -> RunPlan:
+        if self.plan is None:
+            raise InternalError("a step needs the plan before it was made")
+        return self.plan
 
     def remaining(self) -> float:
         """Seconds left of the bring-up timeout (at least one, so a step can say it timed out),
@@ -132,64 +173,100 @@ class Member:
             left = min(left, deadline - time.monotonic())
         return max(1.0, left)
 
-    def phase(self, name: str):  # type: ignore[no-untyped-def]
+    def phase(self, name: str) -> AbstractContextManager[None]:
         self.phase_name = name
         return self.out.phase(name)
 
     # --- the run -------------------------------------------------------------------------------
     def run(self) -> int:
         error: KsiError | None = None
-        code = C.EXIT_OK
         try:
-            code = self._run()
+            self.exit_code = self._run()
         except UsageError as exc:  # bad input: the user's to fix, not a place in the run
             error = exc
-            self._publish_failure(error)
         except KsiError as exc:
             error = exc.located(node=self.ctx.node_name, rank=self.ctx.rank,
                                 phase=self.phase_name)
-            self._publish_failure(error)
+        except Exception as exc:  # noqa: BLE001 - a bug: still tear down, still tell the others
+            error = InternalError.from_exception(exc).located(
+                node=self.ctx.node_name, rank=self.ctx.rank, phase=self.phase_name)
         finally:
-            teardown_error = self._teardown(failed=error is not None or code != C.EXIT_OK,
-                                            interrupted=self.shutdown.is_set())
+            self.failed = error is not None or self.exit_code != C.EXIT_OK
+            if error is not None:
+                self._publish_failure(error)
+            teardown_error = self._teardown()
         if error is not None:
             if teardown_error is not None:
                 self.out.say(teardown_error.one_line())
             raise error
         if teardown_error is not None:
-            if code == C.EXIT_OK:
+            if self.exit_code == C.EXIT_OK:
                 raise teardown_error
             self.out.say(teardown_error.one_line())
         if not self.opts.dry_run:
-            self.out.summary(f"finished with exit code {code}")
-        return code
+            self.out.summary(f"finished with exit code {self.exit_code}")
+        return self.exit_code
 
     def _run(self) -> int:
-        root = runtime_root()
-        self.claims = PortClaims(root)
-        self.plan = self._choose_plan(root)
+        self.bringup.push(Undo("release ports", lambda _s: self.claims.release()))
+        self.plan = self._choose_plan()
         if self.opts.dry_run:
             self._print_dry_run()
             return C.EXIT_OK
-        self._require_tools()
-        with self.phase("rendezvous"):
-            leader = self._join()
-        self._reap_stale()
-        self._prepare_tools_env()
-        self._node_image_from_cache()
-        self._create_cluster()
-        self._wait_ready()
-        self.loader = images.Loader(self.kind.env, self.plan.cluster_name,
-                                    list(self.opts.load_images), log=self.out.debug).start()
-        if self.federate:
-            self._install_liqo()
-        elif not leader:
-            self._join_loader()
-        return self._lead() if leader else self._follow()
+        self.bringup.run(self.common_steps())
+        self.bringup.run(self.role_steps(self.role()))
+        return self.exit_code
 
-    # --- steps ---------------------------------------------------------------------------------
-    def _choose_plan(self, root: Path) -> RunPlan:
-        assert self.claims is not None
+    def role(self) -> str:
+        """standalone (one member), leader or follower (after the election)."""
+        if self.ctx.members == 1:
+            return "standalone"
+        return "leader" if self._job is not None and self._job.is_leader else "follower"
+
+    # --- the steps -----------------------------------------------------------------------------
+    def common_steps(self) -> list[Step]:
+        """Every member's steps, up to a Ready cluster."""
+        return [
+            Step("check tools", self._require_tools, phase=False),
+            Step("rendezvous", self._join, Undo("leave rendezvous", self._leave)),
+            Step("reap stale clusters", self._reap_stale, phase=False),
+            Step("register cluster", self._register,
+                 Undo("delete cluster", self._delete_cluster, reserve=DELETE_RESERVE),
+                 phase=False),
+            Step("prepare tools", self._prepare_tools_env, phase=False),
+            Step("load node image from cache", self._node_image_from_cache, phase=False),
+            Step("create cluster", self._create_cluster,
+                 Undo("collect diagnostics", self._collect_diagnostics)),
+            Step("wait for nodes", self._wait_ready),
+            Step("start image loads", self._start_loader, Undo("stop image loads",
+                                                               self._stop_loader), phase=False),
+        ]
+
+    def role_steps(self, role: str) -> list[Step]:
+        """The steps of ``role`` after the cluster is Ready."""
+        load = Step("load images", self._join_loader, phase=False)
+        # liqo-ready only once the images are in: the leader starts the workload after it
+        liqo = [Step("install Liqo", self._install_liqo), load,
+                Step("liqo ready", lambda: self._status("liqo-ready"), phase=False)
+                ] if self.federate else []
+        if role == "follower":
+            share = [Step("share kubeconfig", self._share_kubeconfig, phase=False)]
+            return [*share, *(liqo or [load]), Step("wait for leader", self._follow)]
+        steps = [*liqo]
+        if role == "leader":
+            steps.append(Step("wait for members", self._wait_members))
+        if self.federate:
+            steps += [Step("peer", self._peer), Step("virtual nodes", self._virtual_nodes)]
+        steps.append(Step("credentials", self._credentials))
+        if self.federate:
+            steps.append(Step("offload namespace", self._offload))
+        else:
+            steps.append(load)
+        steps.append(Step("workload", self._workload))
+        return steps
+
+    # --- planning ------------------------------------------------------------------------------
+    def _choose_plan(self) -> RunPlan:
         address = node_address(self.ctx, self.opts.api_address)
         if self.opts.port is not None:
             k8s_port = self.claims.require(self.opts.port, "tcp", "0.0.0.0", "--port/K8S_PORT")
@@ -198,22 +275,23 @@ class Member:
         gateway = self.claims.pick("udp", "0.0.0.0") if self.federate else None
         return make_plan(self.opts, self.ctx, pid=os.getpid(), nonce=secrets.token_hex(3),
                          api_address=address, api_port=self.claims.pick("tcp", address),
-                         k8s_port=k8s_port, run_root=root, gateway_host_port=gateway)
+                         k8s_port=k8s_port, run_root=runtime_root(), gateway_host_port=gateway)
 
     def _repick_ports(self) -> None:
-        assert self.claims is not None and self.plan is not None
-        address = self.plan.api_address
-        k8s_port = self.plan.k8s_port if self.opts.port is not None else self.claims.pick(
+        plan = self.the_plan
+        address = plan.api_address
+        k8s_port = plan.k8s_port if self.opts.port is not None else self.claims.pick(
             "tcp", "0.0.0.0", C.NODEPORT_MIN, C.NODEPORT_MAX)
-        gateway = self.plan.gateway
+        gateway = plan.gateway
         if gateway is not None:
             gateway = replace(gateway, host_port=self.claims.pick("udp", "0.0.0.0"))
-        self.plan = replace(self.plan, api_port=self.claims.pick("tcp", address),
+        self.plan = replace(plan, api_port=self.claims.pick("tcp", address),
                             k8s_port=k8s_port, gateway=gateway)
 
     def _print_dry_run(self) -> None:
-        plan = self.plan
-        assert plan is not None
+        plan = self.the_plan
+        roles = ["standalone"] if self.ctx.members == 1 else ["leader", "follower"]
+        common = [s.name for s in self.common_steps()]
         lines = [
             "# ksi run --dry-run: nothing was created",
             f"# cluster:    {plan.cluster_name} (rank {plan.rank} of {plan.members})",
@@ -223,10 +301,16 @@ class Member:
             f"# /app:       {plan.workdir}",
             f"# federation: {'Liqo ' + C.LIQO_VERSION if self.federate else 'none'}",
             f"# files:      {plan.run_dir}",
+            *[f"# steps ({role}): " + " -> ".join(
+                common + [s.name for s in self.role_steps(role)]) for role in roles],
+            f"# teardown:   within {self.opts.teardown_timeout:g}s, last step first: "
+            "stop image loads, collect diagnostics (on failure), delete cluster, "
+            "leave rendezvous, release ports",
         ]
         print("\n".join(lines))
         print(cluster.render_config(plan), end="")
 
+    # --- common steps --------------------------------------------------------------------------
     def _require_tools(self) -> None:
         """`ksi doctor`'s fast checks, same messages: the tools on PATH, the shared directory.
         (cgroup v2 is left to kind, whose own error names the fix; `ksi doctor` checks it.)"""
@@ -235,32 +319,38 @@ class Member:
         checks = doctor.fast_checks(self.opts.shared_dir, multi_node=self.federate)
         doctor.raise_on_failure([c for c in checks if "cgroup" not in c.name])
 
-    def _join(self) -> bool:
-        assert self.plan is not None
-        run_id = self.ctx.run_id if self.ctx.in_slurm else self.plan.cluster_name
-        self.job = JobDir(self.opts.shared_dir, run_id, rank=self.ctx.rank,
-                          members=self.ctx.members, warn=self.out.say)
-        self.out.events_path = self.job.path / "events.jsonl"
-        if self.job.outcome() is not None:
-            raise RendezvousError(f"this job step already ended ({self.job.path}/outcome.json)",
+    def _join(self) -> None:
+        plan = self.the_plan
+        run_id = self.ctx.run_id if self.ctx.in_slurm else plan.cluster_name
+        self._job = job = JobDir(self.opts.shared_dir, run_id, rank=self.ctx.rank,
+                                 members=self.ctx.members, warn=self.out.say)
+        self.out.events_path = job.path / "events.jsonl"
+        if job.outcome() is not None:
+            raise RendezvousError(f"this job step already ended ({job.path}/outcome.json)",
                                   hint="this member started too late; see the leader's output")
-        leader = self.job.elect(self.ctx.node_name)
+        leader = job.elect(self.ctx.node_name)
         self.record = MemberRecord(rank=self.ctx.rank, node=self.ctx.node_name,
-                                   address=self.plan.api_address, cluster=self.plan.cluster_name,
-                                   pid=os.getpid(), api_port=self.plan.api_port,
-                                   gateway_port=self.plan.gateway.host_port
-                                   if self.plan.gateway else 0)
-        self.job.publish(self.record)
+                                   address=plan.api_address, cluster=plan.cluster_name,
+                                   pid=os.getpid(), api_port=plan.api_port,
+                                   gateway_port=plan.gateway.host_port if plan.gateway else 0)
+        job.publish(self.record)
         role = "leader" if leader else "follower"
-        self.out.say(f"{role} of {self.ctx.members} member(s); cluster {self.plan.cluster_name}; "
-                     f"job directory {self.job.path}")
-        return leader
+        self.out.say(f"{role} of {self.ctx.members} member(s); cluster {plan.cluster_name}; "
+                     f"job directory {job.path}")
+
+    def _leave(self, seconds: float) -> None:
+        """Undo of the rendezvous: our credential goes; a leader also frees lock and secrets."""
+        if self._job is None:
+            return
+        self._job.drop_secret(self.ctx.rank)
+        if self._job.is_leader:
+            self._job.cleanup()
 
     def _status(self, status: str) -> None:
-        if self.job is not None and self.record is not None:
+        if self._job is not None and self.record is not None:
             self.record.status = status
             self.record.phase = self.phase_name or ""
-            self.job.publish(self.record)
+            self._job.publish(self.record)
 
     def _reap_stale(self) -> None:
         """Delete this user's clusters on this node whose owner is gone (SIGKILLed runs)."""
@@ -277,41 +367,33 @@ class Member:
                 for line in errors:
                     self.out.say(f"warning: could not delete stale cluster {line}")
 
-    def _create_cluster(self) -> None:
-        assert self.plan is not None
-        with self.phase("create cluster"):
-            for attempt in (1, 2):
-                plan = self.plan
-                private_dir(plan.run_dir.parent, what="runs directory")
-                private_dir(plan.run_dir, what="run directory")
-                registry.save(registry.new_record(
-                    plan.cluster_name, self.ctx.job_id, self.ctx.step_id, plan.rank,
-                    plan.run_dir, job_dir=self.job.path if self.job else None,
-                    leader=bool(self.job and self.job.is_leader)))
-                self.registered = True
-                if attempt == 1:
-                    self._start_guardian(plan)
-                try:
-                    cluster.create(self.kind, plan, timeout=self.remaining())
-                    return
-                except CommandError as exc:
-                    if attempt == 2 or not cluster.is_port_clash(exc.stderr):
-                        raise
-                    self.out.say("a chosen port was taken meanwhile; retrying with new ports")
-                    cluster.delete(self.kind, plan, timeout=C.TEARDOWN_TIMEOUT)
-                    self._repick_ports()
+    def _cluster_record(self) -> registry.Record:
+        plan = self.the_plan
+        return registry.new_record(
+            plan.cluster_name, self.ctx.job_id, self.ctx.step_id, plan.rank, plan.run_dir,
+            job_dir=self._job.path if self._job else None,
+            leader=bool(self._job and self._job.is_leader))
+
+    def _register(self) -> None:
+        """The run directory, the registry record and the guardian, before anything is made."""
+        plan = self.the_plan
+        private_dir(plan.run_dir.parent, what="runs directory")
+        private_dir(plan.run_dir, what="run directory")
+        registry.save(self._cluster_record())
+        why = guardian.start(self.runner, plan.cluster_name, dict(os.environ))
+        if why:
+            self.out.say(f"warning: no guardian outside the job ({why}); if ksi is killed, "
+                         f"the next `ksi run` or `ksi delete --stale` on {self.ctx.node_name} "
+                         "deletes the cluster")
 
     def _prepare_tools_env(self) -> None:
         """Proxies and the bypass4netns shim for the tools (see ``environment``)."""
-        plan = self.plan
-        assert plan is not None
+        plan = self.the_plan
         base = environment.with_no_proxy(
             os.environ, environment.federation_no_proxy(
                 plan.api_address, self.ctx.members, federation.liqo_ranges(self.opts.liqo_set)))
         kind_env = dict(base)
         if self.opts.bypass4netns:
-            private_dir(plan.run_dir.parent, what="runs directory")
-            private_dir(plan.run_dir, what="run directory")
             shim_dir = plan.run_dir / "shim"
             environment.write_nerdctl_shim(shim_dir, base,
                                            [plan.pod_subnet, plan.service_subnet])
@@ -320,8 +402,7 @@ class Member:
         self.liqo.env.update(base)
 
     def _node_image_from_cache(self) -> None:
-        plan = self.plan
-        assert plan is not None
+        plan = self.the_plan
         nerdctl = Nerdctl(self.runner, dict(self.liqo.env))
         try:
             archive = images.cached_archive(self.opts.shared_dir, plan.image)
@@ -338,101 +419,104 @@ class Member:
         except KsiError as exc:  # kind will try to pull, and say so if it cannot
             self.out.say(f"warning: could not load the node image from the cache: {exc.message}")
 
+    def _create_cluster(self) -> None:
+        for attempt in (1, 2):
+            plan = self.the_plan
+            try:
+                cluster.create(self.kind, plan, timeout=self.remaining())
+                return
+            except CommandError as exc:
+                if attempt == 2 or not cluster.is_port_clash(exc.stderr):
+                    raise
+                self.out.say("a chosen port was taken meanwhile; retrying with new ports")
+                cluster.delete(self.kind, plan, timeout=C.TEARDOWN_TIMEOUT)
+                self._repick_ports()
+
+    def _kube(self) -> Kube:
+        plan = self.the_plan
+        return Kube(plan.kind_kubeconfig, context=f"kind-{plan.cluster_name}")
+
+    def _wait_ready(self) -> None:
+        kube = self._kube()
+        try:
+            kube.wait_ready(timeout=self.remaining(), shutdown=self.shutdown,
+                            budget=self.opts.timeout)
+        finally:
+            kube.close()
+        self._status("cluster-ready")
+
+    def _start_loader(self) -> None:
+        self.loader = images.Loader(self.kind.env, self.the_plan.cluster_name,
+                                    list(self.opts.load_images), log=self.out.debug).start()
+
+    def _stop_loader(self, seconds: float) -> None:
+        if self.loader is not None:
+            self.loader.stop(timeout=seconds)  # a `kind load` must not outlive the run
+
     def _join_loader(self) -> None:
         if self.loader is None or not self.opts.load_images:
             return
         with self.phase("load images"):
             self.loader.wait(timeout=self.remaining())
 
-    def _start_guardian(self, plan: RunPlan) -> None:
-        why = guardian.start(self.runner, plan.cluster_name, dict(os.environ))
-        if why:
-            self.out.say(f"warning: no guardian outside the job ({why}); if ksi is killed, "
-                         f"the next `ksi run` or `ksi delete --stale` on {self.ctx.node_name} "
-                         "deletes the cluster")
-
-    def _kube(self) -> Kube:
-        assert self.plan is not None
-        return Kube(self.plan.kind_kubeconfig, context=f"kind-{self.plan.cluster_name}")
-
-    def _wait_ready(self) -> None:
-        with self.phase("wait for nodes"):
-            kube = self._kube()
-            try:
-                kube.wait_ready(timeout=self.remaining(), shutdown=self.shutdown,
-                                budget=self.opts.timeout)
-            finally:
-                kube.close()
-        self._status("cluster-ready")
-        if self.job is not None and self.ctx.members > 1 and not self.job.is_leader:
-            assert self.plan is not None
-            # The leader peers with us through our admin kubeconfig (0600, removed at teardown).
-            self.job.put_secret(self.ctx.rank, self.plan.kind_kubeconfig.read_text())
+    # --- role steps ----------------------------------------------------------------------------
+    def _share_kubeconfig(self) -> None:
+        """Follower: the leader peers with us through our admin kubeconfig (0600, removed at
+        teardown by the rendezvous undo)."""
+        self.job.put_secret(self.ctx.rank, self.the_plan.kind_kubeconfig.read_text())
 
     def _install_liqo(self) -> None:
-        assert self.plan is not None
-        with self.phase("install Liqo"):
-            federation.install(self.liqo, self.plan, timeout=self.remaining(),
-                               local_chart=self.opts.liqo_chart, values=self.opts.liqo_set)
-        self._join_loader()
-        self._status("liqo-ready")
+        federation.install(self.liqo, self.the_plan, timeout=self.remaining(),
+                           local_chart=self.opts.liqo_chart, values=self.opts.liqo_set)
 
-    def _lead(self) -> int:
-        assert self.plan is not None and self.job is not None
-        plan = self.plan
-        if self.ctx.members > 1:
-            with self.phase("wait for members"):
-                status = "liqo-ready" if self.federate else "cluster-ready"
-                records = self.job.wait_all(status, timeout=self.remaining(),
-                                            shutdown=self.shutdown)
+    def _wait_members(self) -> None:
+        status = "liqo-ready" if self.federate else "cluster-ready"
+        self.records = self.job.wait_all(status, timeout=self.remaining(),
+                                         shutdown=self.shutdown)
+        # liqoctl peer (and kubectl) call every follower's API server: never through a proxy
+        member_addresses = [r.address for r in self.records.values()]
+        self.liqo.env = environment.with_no_proxy(self.liqo.env, member_addresses)
+        self.kind.env = environment.with_no_proxy(self.kind.env, member_addresses)
+
+    def _peer(self) -> None:
+        providers = [federation.Provider(rank=r.rank, node=r.node, address=r.address,
+                                         gateway_port=r.gateway_port,
+                                         kubeconfig=self.job.secret_path(r.rank))
+                     for r in self.records.values() if r.rank != self.ctx.rank]
+        federation.peer_all(self.liqo, self.the_plan, providers, timeout=self.remaining())
+
+    def _virtual_nodes(self) -> None:
         kube = self._kube()
         try:
-            if self.ctx.members > 1:  # liqoctl peer calls every follower's API server
-                member_addresses = [r.address for r in records.values()]
-                self.liqo.env = environment.with_no_proxy(self.liqo.env, member_addresses)
-                self.kind.env = environment.with_no_proxy(self.kind.env, member_addresses)
-            if self.federate:
-                providers = [federation.Provider(rank=r.rank, node=r.node, address=r.address,
-                                                 gateway_port=r.gateway_port,
-                                                 kubeconfig=self.job.secret_path(r.rank))
-                             for r in records.values() if r.rank != self.ctx.rank]
-                with self.phase("peer"):
-                    federation.peer_all(self.liqo, plan, providers, timeout=self.remaining())
-                with self.phase("virtual nodes"):
-                    kube.wait_ready(timeout=self.remaining(), shutdown=self.shutdown,
-                                    expect=self.ctx.members, what="the virtual nodes")
-            with self.phase("credentials"):
-                env = self._credentials(kube)
-            if self.federate:
-                with self.phase("offload namespace"):
-                    federation.offload(self.liqo, plan, C.WORKLOAD_NAMESPACE,
-                                       timeout=self.remaining())
+            kube.wait_ready(timeout=self.remaining(), shutdown=self.shutdown,
+                            expect=self.ctx.members, what="the virtual nodes")
         finally:
             kube.close()
-        if not self.federate:
-            self._join_loader()
-        if self.ctx.members > 1:  # no proxy between the members
-            env = environment.with_no_proxy(env, [r.address for r in records.values()])
-        self._status("federated")
-        with self.phase("workload"):
-            code = workload_mod.run(self.opts.workload, self.opts.args, env=env,
-                                    cwd=Path.cwd(), shutdown=self.shutdown,
-                                    grace=self.opts.grace, deadline=self._workload_deadline())
-        self.job.publish_outcome(Outcome("finished", code))
-        self._status("done")
-        return code
 
-    def _follow(self) -> int:
-        assert self.job is not None
-        with self.phase("wait for leader"):
-            outcome = self.job.wait_outcome(shutdown=self.shutdown,
-                                            deadline=self._workload_deadline())
+    def _offload(self) -> None:
+        federation.offload(self.liqo, self.the_plan, C.WORKLOAD_NAMESPACE,
+                           timeout=self.remaining())
+
+    def _workload(self) -> None:
+        env = self.env
+        if self.ctx.members > 1:  # no proxy between the members
+            env = environment.with_no_proxy(env, [r.address for r in self.records.values()])
+        self._status("federated")
+        self.exit_code = workload_mod.run(
+            self.opts.workload, self.opts.args, env=env, cwd=Path.cwd(),
+            shutdown=self.shutdown, grace=self.opts.grace, deadline=self._workload_deadline())
+        self.job.publish_outcome(Outcome("finished", self.exit_code))
+        self._status("done")
+
+    def _follow(self) -> None:
+        outcome = self.job.wait_outcome(shutdown=self.shutdown,
+                                        deadline=self._workload_deadline())
         if outcome.status != "finished":
             error = RendezvousError(f"the run failed: {outcome.error}")
             error.about_member = True
             raise error
         self._status("done")
-        return outcome.exit_code
+        self.exit_code = outcome.exit_code
 
     def _token_ttl(self) -> int:
         if self.opts.token_ttl:
@@ -448,12 +532,15 @@ class Member:
         left = self.job_end - time.time() - self.opts.teardown_margin
         return time.monotonic() + max(0.0, left)
 
-    def _credentials(self, kube: Kube) -> dict[str, str]:
-        assert self.plan is not None
-        plan = self.plan
-        creds = kube.admin_token(self._token_ttl())
-        self.out.secrets = (creds.token,)
-        kube.ensure_namespace(C.WORKLOAD_NAMESPACE)
+    def _credentials(self) -> None:
+        plan = self.the_plan
+        kube = self._kube()
+        try:
+            creds = kube.admin_token(self._token_ttl())
+            self.out.secrets = (creds.token,)
+            kube.ensure_namespace(C.WORKLOAD_NAMESPACE)
+        finally:
+            kube.close()
         write_private(plan.ca_file, creds.ca_pem)
         write_private(plan.kubeconfig,
                       user_kubeconfig(plan.context_name, creds, C.WORKLOAD_NAMESPACE))
@@ -470,66 +557,57 @@ class Member:
         })
         if self.job_end is not None:
             env["KSI_DEADLINE"] = str(int(self.job_end))
-        return env
+        self.env = env
 
     # --- failure and teardown ------------------------------------------------------------------
     def _publish_failure(self, error: KsiError) -> None:
-        if self.job is None or self.record is None:
+        if self._job is None or self.record is None:
             return
         try:
             self.record.status = "failed"
             self.record.phase = error.phase or ""
             self.record.error = error.message
-            self.job.publish(self.record)
-            if self.job.is_leader and self.job.outcome() is None:
-                self.job.publish_outcome(Outcome("failed", error.exit_code, describe(error)))
-        except (OSError, KsiError):
-            pass  # the shared filesystem failing must not stop teardown
+            self._job.publish(self.record)
+            if self._job.is_leader and self._job.outcome() is None:
+                self._job.publish_outcome(Outcome("failed", error.exit_code, describe(error)))
+        except Exception:  # noqa: BLE001 - the shared filesystem failing must not stop teardown
+            pass
 
-    def _teardown(self, *, failed: bool = False, interrupted: bool = False
-                  ) -> TeardownError | None:
-        problem: TeardownError | None = None
-        plan = self.plan
-        if self.loader is not None:
-            self.loader.stop()  # a `kind load` still running must not outlive the run
-        try:
-            if plan is not None and self.registered:
-                if (failed or self.opts.collect_logs) and self.job is not None:
-                    self._collect_diagnostics(plan, quick=interrupted and not
-                                              self.opts.collect_logs)
-                if self.opts.keep:
-                    self._keep(plan)
-                else:
-                    try:
-                        with self.phase("delete cluster"):
-                            cluster.delete(self.kind, plan, timeout=C.TEARDOWN_TIMEOUT)
-                    except KsiError as exc:
-                        problem = TeardownError(
-                            f"could not delete cluster {plan.cluster_name}: {exc.message}",
-                            hint=f"run `ksi delete {plan.cluster_name}`")
-                    else:
-                        guardian.stop(plan.run_dir)
-                        shutil.rmtree(plan.run_dir, ignore_errors=True)
-                        registry.remove(plan.cluster_name)
-            if self.job is not None:
-                self.job.drop_secret(self.ctx.rank)
-                if self.job.is_leader:
-                    self.job.cleanup()
-        finally:
-            if self.claims is not None:
-                self.claims.release()
-        return problem
+    def _teardown(self) -> TeardownError | None:
+        """Unwind every pushed undo under one deadline; the first problem, if any."""
+        outcome = self.bringup.teardown(time.monotonic() + self.opts.teardown_timeout)
+        for problem in outcome.problems[1:]:
+            self.out.say(f"warning: {problem.message}")
+        return outcome.error()
 
-    def _collect_diagnostics(self, plan: RunPlan, quick: bool) -> None:
-        assert self.job is not None
+    def _collect_diagnostics(self, seconds: float) -> None:
+        """Undo of ``create cluster``, before the cluster goes: on failure, or when asked."""
+        if not (self.failed or self.opts.collect_logs) or self._job is None:
+            return
+        quick = self.shutdown.is_set() and not self.opts.collect_logs
+        budget = diagnostics.QUICK_BUDGET if quick else diagnostics.BUDGET
         try:
             with self.phase("collect diagnostics"):
-                where = diagnostics.collect(self.kind, plan, self.job.path,
+                where = diagnostics.collect(self.kind, self.the_plan, self._job.path,
                                             node=self.ctx.node_name, rank=self.ctx.rank,
-                                            quick=quick)
+                                            quick=quick, budget=min(budget, seconds))
             self.out.say(f"diagnostics saved in {where}")
         except KsiError as exc:
             self.out.say(f"warning: could not save diagnostics: {exc.message}")
+
+    def _delete_cluster(self, seconds: float) -> None:
+        """Undo of ``register cluster``: the one cluster teardown (or keep it, with --keep)."""
+        plan = self.the_plan
+        if self.opts.keep:
+            self._keep(plan)
+            return
+        try:
+            with self.phase("delete cluster"):
+                cluster.teardown(self.kind, plan.cluster_name, self._cluster_record(),
+                                 timeout=max(1.0, seconds - KILL_SLACK), job_files=False)
+        except KsiError as exc:
+            raise TeardownError(f"could not delete cluster {plan.cluster_name}: {exc.message}",
+                                hint=f"run `ksi delete {plan.cluster_name}`") from None
 
     def _keep(self, plan: RunPlan) -> None:
         record = registry.load(plan.cluster_name)

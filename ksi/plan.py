@@ -60,6 +60,8 @@ class RunOptions:
     federation: bool = True
     #: start teardown on our own this many seconds before the job's end (Slurm's time limit)
     teardown_margin: float = C.TEARDOWN_MARGIN
+    #: the one deadline of the whole teardown, in seconds (fits Slurm's KillWait)
+    teardown_timeout: float = C.TEARDOWN_TIMEOUT
     #: save diagnostics (kind logs, events, pod logs) even when the run succeeds
     collect_logs: bool = False
     #: image archives to load into every member's cluster (``kind load image-archive``)

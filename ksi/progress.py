@@ -4,10 +4,16 @@ One line per phase on stderr, ``[node1 r0] ✓ create cluster (12.3s)`` (``✗``
 a summary at the end, and the same facts as JSON lines (phase, node, rank, start, duration,
 outcome) in an events file that ``ksi report`` reads.  stdout belongs to the workload.  No line
 ever holds a credential: callers pass none, and ``redact`` guards what comes from tools.
+
+Output never stops ksi: when stderr is gone (``ksi run ... 2>&1 | tee log`` and Ctrl-C, a closed
+terminal: EPIPE, EIO) or was closed at start, lines are dropped and the stream's descriptor is
+pointed at ``/dev/null``, so neither a later line nor the interpreter's final flush fails --
+teardown must run to its end whatever happens to the terminal.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -27,13 +33,27 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     return _SECRET_RE.sub(lambda m: m.group(1) + "<redacted>", text)
 
 
+def silence(stream: IO[str] | None) -> None:
+    """Point ``stream``'s descriptor at /dev/null (its reader is gone); never raises."""
+    try:
+        if stream is not None:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 class Progress:
+    """Phase lines on stderr and events in the job directory, for one member."""
+
+
     def __init__(self, *, node: str, rank: int | None, verbose: bool = False,
                  stream: IO[str] | None = None) -> None:
         self.node = node
         self.rank = rank
         self.verbose = verbose
-        self.stream = stream or sys.stderr
+        self.stream: IO[str] | None = stream if stream is not None else sys.stderr  # None: closed
         self.events_path: Path | None = None
         self.phases: list[tuple[str, float, str]] = []
         self.secrets: tuple[str, ...] = ()
@@ -43,7 +63,17 @@ class Progress:
         return f"[{self.node} r{self.rank}]" if self.rank is not None else "[ksi]"
 
     def say(self, message: str) -> None:
-        print(f"{self.prefix} {redact(message, self.secrets)}", file=self.stream, flush=True)
+        if self.stream is None:
+            return
+        try:
+            print(f"{self.prefix} {redact(message, self.secrets)}", file=self.stream, flush=True)
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.EIO, errno.EBADF, errno.ENOSPC):
+                raise
+            silence(self.stream)
+            self.stream = None
+        except ValueError:  # the stream was closed under us
+            self.stream = None
 
     def debug(self, message: str) -> None:
         if self.verbose:

@@ -7,15 +7,11 @@ keeps going past errors and reports them all, like ``kind delete clusters``.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 from ksi import constants as C
 from ksi import registry
 from ksi.errors import KsiError
-from ksi.paths import remove_quietly, runtime_root
-from ksi.ports import sweep_claims
 from ksi.registry import JobState, Record
 from ksi.tools.kind import Kind
 
@@ -49,33 +45,11 @@ def inventory(kind: Kind, job_state: JobState) -> list[Entry]:
     return entries
 
 
-def _kubeconfig_for(name: str, record: Record | None) -> Path:
-    if record is not None:
-        candidate = Path(record.run_dir) / "kind.kubeconfig"
-        if candidate.parent.is_dir():
-            return candidate
-    return runtime_root() / "orphans.kubeconfig"
-
-
 def delete_one(kind: Kind, name: str, record: Record | None) -> None:
-    """Delete a cluster and everything ksi kept for it on this node (idempotent)."""
-    kind.delete(name, _kubeconfig_for(name, record), timeout=C.TEARDOWN_TIMEOUT)
-    forget(name, record)
+    """Delete a cluster and everything ksi kept for it on this node (``cluster.teardown``)."""
+    from ksi.cluster import teardown
 
-
-def forget(name: str, record: Record | None) -> None:
-    """Remove ksi's files of a deleted cluster: its run directory, its record, and in the shared
-    job directory its credential and (if it led) the leader lock -- never events or logs."""
-    if record is not None:
-        shutil.rmtree(record.run_dir, ignore_errors=True)
-        if record.job_dir:
-            job_dir = Path(record.job_dir)
-            remove_quietly(job_dir / "secrets" / f"{record.rank}.kubeconfig")
-            if record.leader:
-                remove_quietly(job_dir / "leader.lock")
-    shutil.rmtree(runtime_root() / "runs" / name, ignore_errors=True)
-    registry.remove(name)
-    sweep_claims(runtime_root())
+    teardown(kind, name, record, timeout=C.TEARDOWN_TIMEOUT)
 
 
 def reap(kind: Kind, entries: list[Entry]) -> tuple[list[str], list[str]]:

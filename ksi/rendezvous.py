@@ -229,8 +229,8 @@ class JobDir:
         remove_quietly(self.secret_path(rank))
 
     # --- waiting -------------------------------------------------------------------------------
-    def wait_all(self, status: str, *, timeout: float, shutdown: Shutdown,
-                 on_wait: Callable[[], None] | None = None) -> dict[int, MemberRecord]:
+    def wait_all(self, status: str, *, timeout: float,
+                 shutdown: Shutdown) -> dict[int, MemberRecord]:
         """Wait until every member reached ``status``; fail fast when one failed."""
         deadline = time.monotonic() + timeout
         while True:
@@ -243,8 +243,6 @@ class JobDir:
             if len(records) == self.members and all(r.reached(status)
                                                     for r in records.values()):
                 return records
-            if on_wait:
-                on_wait()
             if time.monotonic() > deadline:
                 missing = sorted(set(range(self.members)) - set(records))
                 behind = [f"{r.rank} ({r.node})" for r in sorted(records.values(),
@@ -260,20 +258,7 @@ class JobDir:
                     f"{timeout:.0f}s", hint="see those members' output; raise --timeout")
             shutdown.wait(POLL)
 
-    def wait_leader_record(self, *, timeout: float, shutdown: Shutdown) -> dict[str, object]:
-        deadline = time.monotonic() + timeout
-        while True:
-            shutdown.check()
-            leader = self.leader()
-            if leader is not None:
-                return leader
-            if time.monotonic() > deadline:
-                raise PhaseTimeout(f"no leader appeared in {self.path} after {timeout:.0f}s",
-                                   hint="is --shared-dir on a filesystem all nodes share?")
-            shutdown.wait(POLL)
-
     def wait_outcome(self, *, shutdown: Shutdown, leader_check_every: float = 2.0,
-                     on_wait: Callable[[], None] | None = None,
                      deadline: float | None = None) -> Outcome:
         """Follower: wait for the leader's outcome, noticing a dead leader within seconds."""
         next_check = time.monotonic() + leader_check_every
@@ -293,8 +278,6 @@ class JobDir:
                 if not self.leader_alive() and self.outcome() is None:
                     raise RendezvousError("the leader's process is gone (its lock is free)",
                                           hint="see the leader's output; tearing down")
-            if on_wait:
-                on_wait()
             if deadline is not None and time.monotonic() >= deadline:
                 raise PhaseTimeout(
                     "stopped waiting: the job's time limit is near, and the clusters must be "
@@ -326,6 +309,14 @@ def mark_dead(job_dir: Path, rank: int, *, leader: bool, why: str) -> None:
                 f"{why}"))))
     except (OSError, ValueError, AttributeError):
         pass  # best effort: the lock probe and the timeouts still hold
+
+
+def forget_member(job_dir: Path, rank: int, *, leader: bool) -> None:
+    """What a dead member left in its job directory that must not outlive it: its credential
+    and, if it led, the leader lock.  Events, records and diagnostics stay."""
+    remove_quietly(job_dir / "secrets" / f"{rank}.kubeconfig")
+    if leader:
+        remove_quietly(job_dir / "leader.lock")
 
 
 def read_members(job_dir: Path) -> list[MemberRecord]:

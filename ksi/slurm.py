@@ -36,15 +36,11 @@ VARIABLES = {
     "job_id": "SLURM_JOB_ID",
     "step_id": "SLURM_STEP_ID",
     "rank": "SLURM_PROCID",
-    "node_id": "SLURM_NODEID",
     "local_id": "SLURM_LOCALID",
     "ntasks": "SLURM_STEP_NUM_TASKS",
     "nnodes": "SLURM_STEP_NUM_NODES",
-    "job_nnodes": "SLURM_JOB_NUM_NODES",
-    "nodelist": "SLURM_STEP_NODELIST",
     "node_name": "SLURMD_NODENAME",
-    "launch_ip": "SLURM_LAUNCH_NODE_IPADDR",
-    "tasks_per_node": "SLURM_STEP_TASKS_PER_NODE",
+    "launch_ip": "SLURM_LAUNCH_NODE_IPADDR",  # the host srun ran on: its route is Slurm's
     "end_time": "SLURM_JOB_END_TIME",  # Slurm >= 23.02, epoch seconds
 }
 
@@ -73,7 +69,6 @@ class SlurmContext:
     ntasks: int
     nnodes: int
     node_name: str
-    nodelist: str | None = None
     launch_ip: str | None = None
     #: the job's end (epoch seconds) when Slurm exported it (SLURM_JOB_END_TIME); else None
     end_time: float | None = None
@@ -125,7 +120,6 @@ class SlurmContext:
             ntasks=ntasks,
             nnodes=nnodes,
             node_name=env.get(VARIABLES["node_name"]) or host,
-            nodelist=env.get(VARIABLES["nodelist"]) or None,
             launch_ip=env.get(VARIABLES["launch_ip"]) or None,
             end_time=end_time,
         )

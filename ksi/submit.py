@@ -151,9 +151,9 @@ def submit(script: str, *, runner: Runner, env: dict[str, str] | None = None
     try:
         runner.which("sbatch", env)
     except EnvironmentProblem as exc:
-        exc.hint = ("submit from a Slurm login node, or add sbatch's directory to PATH; "
-                    "`ksi submit --print` shows the script without submitting it")
-        raise
+        raise EnvironmentProblem(exc.message, hint=(
+            "submit from a Slurm login node, or add sbatch's directory to PATH; "
+            "`ksi submit --print` shows the script without submitting it")) from None
     # The Runner gives commands no stdin, so the script goes through a private file.
     with tempfile.TemporaryDirectory(prefix="ksi-submit-") as tmp:
         path = Path(tmp) / "ksi-job.sh"

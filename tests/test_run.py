@@ -198,6 +198,10 @@ def test_dry_run_prints_the_plan_and_creates_nothing(world):
     assert res.returncode == 0, res.stderr
     assert "kind: Cluster" in res.stdout and "containerPath: /app" in res.stdout
     assert "nothing was created" in res.stdout
+    assert ("# steps (standalone): check tools -> rendezvous -> reap stale clusters -> "
+            "register cluster") in res.stdout
+    assert "create cluster -> wait for nodes" in res.stdout and "-> workload\n" in res.stdout
+    assert "# teardown:   within 25s" in res.stdout
     assert not world.containers() and not (world.runtime / "runs").exists()
 
 

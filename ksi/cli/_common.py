@@ -16,25 +16,29 @@ def reports_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ksi.errors import KsiError
+        from ksi.errors import InternalError, KsiError
 
         verbose = bool(kwargs.get("verbose"))
         try:
             return func(*args, **kwargs)
-        except KsiError as exc:
-            click.echo(exc.one_line(), err=True)
-            if verbose and exc.detail:
-                click.echo(exc.detail, err=True)
-            sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
         except Exception as exc:  # a bug: one line, the traceback only with -v
-            click.echo(f"ERROR: internal error: {type(exc).__name__}: {exc} "
-                       "(rerun with -v for the traceback and report it)", err=True)
-            if verbose:
-                import traceback
-
-                traceback.print_exc()
-            sys.exit(1)
+            error = exc if isinstance(exc, KsiError) else InternalError.from_exception(exc)
+            _echo_err(error.one_line())
+            if verbose and error.detail:
+                _echo_err(error.detail)
+            sys.exit(error.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _echo_err(line: str) -> None:
+    """One line on stderr; a closed or broken stderr loses it but changes no exit code."""
+    from ksi.progress import silence
+
+    try:
+        click.echo(line, err=True)
+    except (OSError, ValueError):
+        silence(sys.stderr)
+

@@ -51,6 +51,10 @@ E = C.ENV
               default=C.TEARDOWN_MARGIN, show_default=True,
               help=f"Inside a job with a time limit, stop the workload and tear down this many "
               f"seconds before the limit. [env {E['teardown_margin']}]")
+@click.option("--teardown-timeout", envvar=E["teardown_timeout"], type=click.FloatRange(min=1),
+              default=C.TEARDOWN_TIMEOUT, show_default=True,
+              help=f"Seconds the whole teardown may take; keep it below Slurm's KillWait "
+              f"(`scontrol show config | grep KillWait`). [env {E['teardown_timeout']}]")
 @click.option("--collect-logs", envvar=E["collect_logs"], is_flag=True,
               help=f"Save kind logs, events and pod logs into the job directory even on "
               f"success (always done on failure). [env {E['collect_logs']}]")
@@ -74,7 +78,7 @@ E = C.ENV
 def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: int | None,
         timeout: float, keep: bool, dry_run: bool, shared_dir: Path, api_address: str | None,
         grace: float, token_ttl: int | None, federation: bool, teardown_margin: float,
-        collect_logs: bool, load_images: tuple[Path, ...], bypass4netns: bool,
+        teardown_timeout: float, collect_logs: bool, load_images: tuple[Path, ...], bypass4netns: bool,
         liqo_chart: Path | None, liqo_set: tuple[str, ...], verbose: bool) -> None:
     """Run WORKLOAD (a bash script using kubectl) against an ephemeral cluster.
 
@@ -93,7 +97,8 @@ def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: 
                       timeout=timeout, keep=keep, dry_run=dry_run, verbose=verbose,
                       shared_dir=shared_dir, api_address=api_address, grace=grace,
                       token_ttl=token_ttl, federation=federation,
-                      teardown_margin=teardown_margin, collect_logs=collect_logs,
+                      teardown_margin=teardown_margin, teardown_timeout=teardown_timeout,
+                      collect_logs=collect_logs,
                       load_images=load_images, bypass4netns=bypass4netns,
                       liqo_chart=liqo_chart, liqo_set=liqo_set)
     sys.exit(run_member(opts))

@@ -29,8 +29,7 @@ class Liqoctl:
         return self.runner.run(["liqoctl", *args], timeout=timeout + 15, env=self.env)
 
     def install_kind(self, *, cluster_id: str, kubeconfig: Path, version: str,
-                     api_server_url: str, pod_cidr: str, service_cidr: str,
-                     timeout: float, local_chart_path: Path | None = None,
+                     api_server_url: str, timeout: float, local_chart_path: Path | None = None,
                      values: tuple[str, ...] = ()) -> Result:
         """``values``: the user's ``--set`` items, after ksi's own (liqoctl applies ``--set``
         in order, last wins, after its own generated values: pkg/liqoctl/install/handler.go)."""
@@ -38,7 +37,6 @@ class Liqoctl:
         user_values = [arg for item in values for arg in ("--set", item)]
         # No --pod-cidr/--service-cidr: they belong to the generic provider only; the kind
         # provider reads them from kube-controller-manager (set from our kind config).
-        del pod_cidr, service_cidr
         return self._run(
             "install", "kind", *offline,
             "--cluster-id", cluster_id,

@@ -69,8 +69,10 @@ def test_a_submitted_job_runs_the_workload_once_and_ends_with_its_exit_code(
     assert state == "FAILED" and info is not None and info["ExitCode"] == "3:0", text
     assert (work / "args").read_text() == "first arg\nit's\n--flag\n"
     ran = [line for line in text.splitlines() if line.startswith("workload ran on ")]
-    assert len(ran) == 1 and ran[0].startswith("workload ran on node1 with cluster "), text
+    # on the node Slurm chose (not always node1: other jobs may hold it)
     assert info["NumNodes"] == "1" and info["StdOut"] == str(output)
+    assert len(ran) == 1 and ran[0].startswith(f"workload ran on {info['NodeList']} with "
+                                               f"cluster ksi-{job_id}-0-0"), text
     # and the run left its events for `ksi report`, in the job directory of step 0
     job_dir = world.shared / "jobs" / f"{job_id}.0"
     report = ksi(env, work, "report", str(job_dir))
