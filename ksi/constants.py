@@ -64,13 +64,31 @@ TEARDOWN_TIMEOUT = 25.0
 TEARDOWN_MARGIN = 45.0
 
 # --- exit codes (documented in README.md) ---------------------------------------------------------
-#: When the workload ran, ksi exits with the workload's own exit code.
+#: ``ksi run`` follows the convention of command wrappers -- timeout(1), env(1), nohup(1): the
+#: workload's own code passes through (0-123 can only be the workload's), and ksi's own codes sit
+#: above it.  What went wrong (bad input, missing tool, bring-up, member, could not delete) is in
+#: the one error line and the job directory's outcome record, not in more codes.
 EXIT_OK = 0
-EXIT_USAGE = 2  # bad input: options, workload path, ports, image name, directories
-EXIT_ENVIRONMENT = 3  # this node lacks something ksi needs (kind, nerdctl, ...)
-EXIT_BRINGUP = 4  # creating the cluster, its credentials or the federation failed
-EXIT_RENDEZVOUS = 5  # another member failed, never arrived, or the leader was lost
-EXIT_TIMEOUT = 6  # a phase ran out of time
-EXIT_TEARDOWN = 7  # the workload succeeded but something could not be deleted
-EXIT_INTERNAL = 8  # an internal error in ksi (a bug); teardown still ran
+WORKLOAD_CODE_MAX = 123  # 0..WORKLOAD_CODE_MAX: always the workload's own exit code
+EXIT_TIMEOUT = 124  # ksi gave up on time: bring-up --timeout, or the job's time limit came near
+EXIT_KSI_FAILED = 125  # ksi itself failed, before or after the workload
+EXIT_CANNOT_RUN = 126  # the workload exists but cannot be run (not readable, a directory, ...)
+EXIT_NOT_FOUND = 127  # the workload (or its shebang's interpreter) was not found
 EXIT_SIGNAL_BASE = 128  # 128 + signal number when ksi was stopped by a signal
+
+#: The other commands (list, delete, doctor, report, submit, images, clean) run no workload and
+#: keep short codes: 0 done, 2 bad input, 3 this node lacks something (`ksi doctor`: a check
+#: failed), 4 the operation failed, 6 a step timed out, 7 could not delete, 8 internal error (a bug).
+CMD_USAGE = 2
+CMD_ENVIRONMENT = 3
+CMD_FAILED = 4
+CMD_TIMEOUT = 6
+CMD_TEARDOWN = 7
+EXIT_INTERNAL = 8  # other commands: an internal error in ksi (a bug); `ksi run`: 125
+# Old names, kept so code that raises errors does not change: each is a *cause*, and ``ksi run``
+# exits 125 (or 124 for a timeout) for all of them.
+EXIT_USAGE = CMD_USAGE
+EXIT_ENVIRONMENT = CMD_ENVIRONMENT
+EXIT_BRINGUP = CMD_FAILED
+EXIT_RENDEZVOUS = 5
+EXIT_TEARDOWN = CMD_TEARDOWN

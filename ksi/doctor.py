@@ -477,15 +477,31 @@ def check_ports(address: str, tries: int = 50) -> Check:
                  f"{why})", "free some ports, or pass the node's own address with --api-address")
 
 
+def check_python(version: tuple[int, ...] | None = None, executable: str | None = None) -> Check:
+    """The interpreter that runs ksi (the one a batch job's ``ksi`` runs too): ksi needs 3.11+
+    (pyproject's requires-python; kubernetes>=37 needs it as well)."""
+    import sys
+
+    from ksi import __version__
+
+    version = version or tuple(sys.version_info[:3])
+    executable = executable or sys.executable
+    found = f"Python {'.'.join(map(str, version))} at {executable} (ksi {__version__})"
+    if version < (3, 11):
+        return Check("python", FAIL, found + ": ksi needs Python 3.11 or newer",
+                     "install Python 3.11+ as in setup/README.md and reinstall ksi with it")
+    return Check("python", PASS, found)
+
+
 # --- putting them together -----------------------------------------------------------------------
 def node_checks(view: SystemView, shared_dir: Path, address: str, *,
                 tool_timeout: float = TOOL_TIMEOUT) -> list[Check]:
     """Every check of this node, in the order they are printed."""
     from ksi.sitechecks import site_checks
 
-    checks = [check_cgroup_v2(view), check_delegation(view), *check_modules(view),
-              check_inotify(view), check_containerd(view), check_linger(view),
-              check_subids(view), *site_checks(view, tool_timeout)]
+    checks = [check_python(), check_cgroup_v2(view), check_delegation(view),
+              *check_modules(view), check_inotify(view), check_containerd(view),
+              check_linger(view), check_subids(view), *site_checks(view, tool_timeout)]
     checks += [check_tool(tool, view, timeout=tool_timeout) for tool in TOOLS]
     checks += [check_shared_dir(shared_dir, view), check_ports(address)]
     return checks

@@ -1,7 +1,11 @@
 """One error hierarchy.  The user sees one line (``ERROR: ...`` with the fix); ``-v`` adds the story.
 
-Every error knows its exit code, and may say where it happened (node, rank, phase), which is what
-a user reading a Slurm output file of a 64-node job needs first.
+Every error knows its *cause* (bad input, missing tool, bring-up, member, time, could not
+delete), two exit codes -- ``run_code`` for ``ksi run`` (the command-wrapper convention of
+timeout(1): 124 time, 125 ksi failed, 126/127 the workload cannot be run / was not found, 128+N a
+signal) and ``exit_code`` for the commands that run no workload (2 bad input, 3 node lacks
+something, 4 failed, 6 time, 7 could not delete) -- and may say where it happened (node, rank,
+phase), which is what a user reading a Slurm output file of a 64-node job needs first.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ from ksi import constants as C
 class KsiError(Exception):
     """Base of every error ksi reports to the user."""
 
-    exit_code: int = C.EXIT_BRINGUP
+    exit_code: int = C.CMD_FAILED
+    #: ``ksi run``'s exit code for this error (see ``constants``)
+    run_code: int = C.EXIT_KSI_FAILED
+    #: what kind of failure, in the closing line and the outcome record
+    cause: str = "bring-up"
 
     def __init__(
         self,
@@ -35,6 +43,8 @@ class KsiError(Exception):
         self.rank = rank
         self.phase = phase
         self.detail = detail
+        #: set when the workload had already run (and exited with this code)
+        self.workload_code: int | None = None
 
     def where(self) -> str:
         parts = []
@@ -68,35 +78,57 @@ class KsiError(Exception):
 
 
 class UsageError(KsiError):
-    exit_code = C.EXIT_USAGE
+    exit_code = C.CMD_USAGE
+    cause = "bad input"
+
+
+class WorkloadNotFound(UsageError):
+    """The workload, or the interpreter its shebang names, does not exist (like env(1): 127)."""
+
+    run_code = C.EXIT_NOT_FOUND
+    cause = "workload not found"
+
+
+class WorkloadNotRunnable(UsageError):
+    """The workload exists but cannot be run: a directory, unreadable, ... (env(1): 126)."""
+
+    run_code = C.EXIT_CANNOT_RUN
+    cause = "workload cannot be run"
 
 
 class EnvironmentProblem(KsiError):
-    exit_code = C.EXIT_ENVIRONMENT
+    exit_code = C.CMD_ENVIRONMENT
+    cause = "missing tool"
 
 
 class BringUpError(KsiError):
-    exit_code = C.EXIT_BRINGUP
+    exit_code = C.CMD_FAILED
+    cause = "bring-up"
 
 
 class RendezvousError(KsiError):
     exit_code = C.EXIT_RENDEZVOUS
+    cause = "member"
     #: True when the error reports another member's failure (passed on verbatim)
     about_member = False
 
 
 class PhaseTimeout(KsiError):
-    exit_code = C.EXIT_TIMEOUT
+    exit_code = C.CMD_TIMEOUT
+    run_code = C.EXIT_TIMEOUT
+    cause = "time"
 
 
 class TeardownError(KsiError):
-    exit_code = C.EXIT_TEARDOWN
+    exit_code = C.CMD_TEARDOWN
+    cause = "could not delete"
 
 
 class InternalError(KsiError):
     """A bug in ksi (an exception that is not a ``KsiError``); teardown still ran."""
 
     exit_code = C.EXIT_INTERNAL
+    cause = "internal error"
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> "InternalError":
@@ -116,7 +148,8 @@ class Interrupted(KsiError):
         name = signal.Signals(signum).name
         super().__init__(f"stopped by {name}", **kw)  # type: ignore[arg-type]
         self.signum = signum
-        self.exit_code = C.EXIT_SIGNAL_BASE + signum
+        self.exit_code = self.run_code = C.EXIT_SIGNAL_BASE + signum
+        self.cause = f"stopped by {name}"
 
 
 class CommandError(BringUpError):
@@ -146,7 +179,9 @@ class CommandError(BringUpError):
         super().__init__(message, detail=f"command: {self.command}\nstdout:\n{stdout}\n"
                          f"stderr:\n{stderr}")
         if timed_out:
-            self.exit_code = C.EXIT_TIMEOUT
+            self.exit_code = C.CMD_TIMEOUT
+            self.run_code = C.EXIT_TIMEOUT
+            self.cause = "time"
 
     @property
     def command(self) -> str:

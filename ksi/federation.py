@@ -102,8 +102,9 @@ def peer_all(liqoctl: Liqoctl, plan: RunPlan, providers: list[Provider], timeout
     if not failed:
         return
     lines = [f"rank {p.rank} on {p.node}: {exc.message}" for p, exc in failed]
-    # a timeout only when every failure was one (exit 6); any other failure is bring-up (4)
-    cls = PhaseTimeout if all(exc.exit_code == C.EXIT_TIMEOUT for _, exc in failed) else BringUpError
+    # a timeout only when every failure was one (ksi run: 124); any other is bring-up (125)
+    timeouts = all(exc.run_code == C.EXIT_TIMEOUT for _, exc in failed)
+    cls = PhaseTimeout if timeouts else BringUpError
     raise cls(f"peering failed with {len(failed)} of {len(providers)} member(s): "
               + "; ".join(lines),
               hint="see those members' output; `liqoctl info` on the leader's cluster",

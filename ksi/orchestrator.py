@@ -18,8 +18,8 @@ Undos, pushed as each step starts and run last-first by the teardown:
     release ports <- (the plan's port claims)
 
 Teardown runs on every way out: success, failure, an error in any step (a bug included: it
-ends with exit code 8), SIGINT/SIGTERM/SIGHUP (signals only raise a flag; the running tool or
-workload is stopped and we unwind to here).  It runs under one deadline
+ends with exit code 125, see ``ksi.exits``), SIGINT/SIGTERM/SIGHUP (signals only raise a flag;
+the running tool or workload is stopped and we unwind to here).  It runs under one deadline
 (``--teardown-timeout``, fitting Slurm's KillWait), an undo that fails or hangs is reported and
 the next one still runs, and output errors (EPIPE, EIO) never stop it.  The cluster itself is
 deleted by ``cluster.teardown``, the same function ``ksi delete`` and the guardian use; a
@@ -31,22 +31,27 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import time
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
-from ksi import cluster, diagnostics, environment, federation, guardian, images, registry
+from ksi import cluster, diagnostics, environment, federation, guardian, housekeeping, images
+from ksi import registry
 from ksi import constants as C
 from ksi import workload as workload_mod
 from ksi.errors import (CommandError, InternalError, KsiError, RendezvousError, TeardownError,
                         UsageError)
 from ksi.exec import Runner
 from ksi.kube import Kube, user_kubeconfig
-from ksi.paths import private_dir, runtime_root, write_private
+from ksi.paths import (is_dir, is_file, private_dir, runtime_root, stat_of, why_not_creatable,
+                       write_private)
 from ksi.plan import RunOptions, RunPlan, check_image, make_plan
 from ksi.ports import PortClaims, check_nodeport
 from ksi.progress import Progress
+from ksi.pullwatch import PullWatch
 from ksi.reaper import inventory, reap
 from ksi.rendezvous import JobDir, MemberRecord, Outcome, describe
 from ksi.signals import Shutdown
@@ -61,19 +66,11 @@ from ksi.tools.nerdctl import Nerdctl
 DELETE_RESERVE = 12.0
 KILL_SLACK = 5.5
 
-def check_inputs(opts: RunOptions) -> RunOptions:
+def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print) -> RunOptions:
     """Reject bad input before anything is created; return the options with paths resolved."""
-    script = opts.workload.expanduser()
-    if not script.exists():
-        raise UsageError(f"workload {script} does not exist",
-                         hint="give the path of a bash script")
-    if script.is_dir():
-        raise UsageError(f"workload {script} is a directory",
-                         hint="give the path of a bash script inside it")
-    if not os.access(script, os.R_OK):
-        raise UsageError(f"workload {script} is not readable", hint=f"chmod u+r {script}")
+    script = workload_mod.check(opts.workload.expanduser())
     workdir = opts.workdir.expanduser()
-    if not workdir.is_dir():
+    if not is_dir(workdir, "work directory (--workdir)"):
         raise UsageError(f"work directory {workdir} does not exist or is not a directory",
                          hint="pass an existing directory with --workdir")
     if not os.access(workdir, os.W_OK | os.X_OK):
@@ -84,12 +81,13 @@ def check_inputs(opts: RunOptions) -> RunOptions:
     archives = []
     for archive in opts.load_images:
         path = archive.expanduser()
-        if not path.is_file() or not os.access(path, os.R_OK):
+        if not is_file(path, "image archive (--load-image)") or not os.access(path, os.R_OK):
             raise UsageError(f"image archive {archive} does not exist or is not a readable file",
                              hint="--load-image takes an archive written by `nerdctl save` "
                              "(or `ksi images save`)")
         archives.append(path.resolve())
-    if opts.liqo_chart is not None and not opts.liqo_chart.expanduser().is_dir():
+    if opts.liqo_chart is not None and not is_dir(opts.liqo_chart.expanduser(),
+                                                  "Liqo chart directory (--liqo-chart)"):
         raise UsageError(f"Liqo chart directory {opts.liqo_chart} does not exist",
                          hint="--liqo-chart takes the directory of an unpacked Liqo chart")
     liqo_set = federation.check_liqo_set(opts.liqo_set)
@@ -97,8 +95,12 @@ def check_inputs(opts: RunOptions) -> RunOptions:
         check_nodeport(opts.port)
     # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
     shared_dir = Path(os.path.realpath(opts.shared_dir.expanduser()))
-    if shared_dir.exists() or not opts.dry_run:  # a dry run creates nothing
-        private_dir(shared_dir, what="shared directory (--shared-dir)")
+    what = "shared directory (--shared-dir)"
+    if stat_of(shared_dir, what) is not None or not opts.dry_run:  # a dry run creates nothing
+        private_dir(shared_dir, what=what)
+    elif (why := why_not_creatable(shared_dir)) is not None:
+        warn(f"warning: the shared directory {shared_dir} could not be created ({why}); "
+             "a real run would stop here (choose another --shared-dir)")
     return replace(opts, workload=script.resolve(), workdir=workdir.resolve(),
                    shared_dir=shared_dir, load_images=tuple(archives), liqo_set=liqo_set)
 
@@ -107,7 +109,7 @@ def run_member(opts: RunOptions) -> int:
     ctx = SlurmContext.from_env()
     out = Progress(node=ctx.node_name, rank=ctx.rank if ctx.in_slurm else None,
                    verbose=opts.verbose)
-    opts = check_inputs(opts)
+    opts = check_inputs(opts, warn=out.say)
     shutdown = Shutdown().install()
     try:
         return Member(opts, ctx, shutdown, out).run()
@@ -187,6 +189,8 @@ class Member:
         except KsiError as exc:
             error = exc.located(node=self.ctx.node_name, rank=self.ctx.rank,
                                 phase=self.phase_name)
+        except BrokenPipeError:  # our stdout closed (`--dry-run | head -c 1`): not a bug
+            raise  # (teardown still runs; the CLI exits 128+SIGPIPE, see ksi.cli._common)
         except Exception as exc:  # noqa: BLE001 - a bug: still tear down, still tell the others
             error = InternalError.from_exception(exc).located(
                 node=self.ctx.node_name, rank=self.ctx.rank, phase=self.phase_name)
@@ -200,7 +204,11 @@ class Member:
                 self.out.say(teardown_error.one_line())
             raise error
         if teardown_error is not None:
-            if self.exit_code == C.EXIT_OK:
+            if self.exit_code == C.EXIT_OK:  # the workload ran and succeeded: ksi's failure
+                teardown_error.workload_code = self.exit_code  # (not raised yet: 125, said so)
+                self._publish_outcome(Outcome("failed", teardown_error.run_code,
+                                              describe(teardown_error), whose="ksi",
+                                              cause=teardown_error.cause))
                 raise teardown_error
             self.out.say(teardown_error.one_line())
         if not self.opts.dry_run:
@@ -297,7 +305,7 @@ class Member:
             f"# cluster:    {plan.cluster_name} (rank {plan.rank} of {plan.members})",
             f"# api server: {plan.api_url}",
             f"# K8S_PORT:   {plan.k8s_port}",
-            f"# workload:   bash {self.opts.workload} {' '.join(self.opts.args)}".rstrip(),
+            f"# workload:   {shlex.join(workload_mod.argv_of(self.opts.workload, self.opts.args))}",
             f"# /app:       {plan.workdir}",
             f"# federation: {'Liqo ' + C.LIQO_VERSION if self.federate else 'none'}",
             f"# files:      {plan.run_dir}",
@@ -337,6 +345,9 @@ class Member:
         role = "leader" if leader else "follower"
         self.out.say(f"{role} of {self.ctx.members} member(s); cluster {plan.cluster_name}; "
                      f"job directory {job.path}")
+        if leader:  # old finished job directories (``housekeeping``)
+            housekeeping.prune(self.opts.shared_dir, housekeeping.JOB_DIR_MAX_AGE_DAYS, job_state,
+                               budget=housekeeping.RUN_BUDGET)
 
     def _leave(self, seconds: float) -> None:
         """Undo of the rendezvous: our credential goes; a leader also frees lock and secrets."""
@@ -502,10 +513,15 @@ class Member:
         if self.ctx.members > 1:  # no proxy between the members
             env = environment.with_no_proxy(env, [r.address for r in self.records.values()])
         self._status("federated")
-        self.exit_code = workload_mod.run(
-            self.opts.workload, self.opts.args, env=env, cwd=Path.cwd(),
-            shutdown=self.shutdown, grace=self.opts.grace, deadline=self._workload_deadline())
-        self.job.publish_outcome(Outcome("finished", self.exit_code))
+        with PullWatch(self._kube, C.WORKLOAD_NAMESPACE, self.opts.shared_dir, self.out.say):
+            self.exit_code = workload_mod.run(
+                self.opts.workload, self.opts.args, env=env, cwd=Path.cwd(),
+                shutdown=self.shutdown, grace=self.opts.grace, deadline=self._workload_deadline())
+        mark = self.out.mark()  # the workload phase's line and event: `✗ workload (exit 3)`
+        mark.fields["exit_code"] = self.exit_code
+        if self.exit_code != C.EXIT_OK:
+            mark.fail(f"exit {self.exit_code}")
+        self.job.publish_outcome(Outcome("finished", self.exit_code, whose="workload"))
         self._status("done")
 
     def _follow(self) -> None:
@@ -569,8 +585,18 @@ class Member:
             self.record.error = error.message
             self._job.publish(self.record)
             if self._job.is_leader and self._job.outcome() is None:
-                self._job.publish_outcome(Outcome("failed", error.exit_code, describe(error)))
+                self._job.publish_outcome(Outcome("failed", error.run_code, describe(error),
+                                                  whose="ksi", cause=error.cause))
         except Exception:  # noqa: BLE001 - the shared filesystem failing must not stop teardown
+            pass
+
+    def _publish_outcome(self, outcome: Outcome) -> None:
+        """Leader: record the run's final outcome (a record only: the followers have left)."""
+        if self._job is None or not self._job.is_leader:
+            return
+        try:
+            self._job.publish_outcome(outcome)
+        except Exception:  # noqa: BLE001 - the shared filesystem failing changes no exit code
             pass
 
     def _teardown(self) -> TeardownError | None:

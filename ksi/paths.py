@@ -45,6 +45,51 @@ def private_dir(path: Path, *, what: str = "directory") -> Path:
     return path
 
 
+def stat_of(path: Path, what: str) -> os.stat_result | None:
+    """``os.stat(path)``, None when it does not exist; a path the OS cannot even look at
+    (``ENAMETOOLONG``, ``ELOOP``, ``EACCES`` on a parent) is bad input named as such, not an
+    internal error."""
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise UsageError(f"cannot look at the {what} {path}: {exc.strerror}",
+                         hint="give a shorter or accessible path") from None
+
+
+def is_dir(path: Path, what: str) -> bool:
+    """``path.is_dir()``, with ``stat_of``'s errors."""
+    st = stat_of(path, what)
+    return st is not None and stat.S_ISDIR(st.st_mode)
+
+
+def is_file(path: Path, what: str) -> bool:
+    """``path.is_file()``, with ``stat_of``'s errors."""
+    st = stat_of(path, what)
+    return st is not None and stat.S_ISREG(st.st_mode)
+
+
+def why_not_creatable(path: Path) -> str | None:
+    """Why ``private_dir(path)`` would fail to create a missing ``path``, or None if it could
+    (the nearest existing parent is a writable directory): for ``--dry-run``, which creates
+    nothing but should say so."""
+    parent = Path(path)
+    while True:
+        parent = parent.parent
+        try:
+            st = os.stat(parent)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return f"{parent}: {exc.strerror}"
+        if not stat.S_ISDIR(st.st_mode):
+            return f"{parent} is not a directory"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"{parent} is not writable"
+        return None
+
+
 def runtime_root() -> Path:
     """The node-local private directory of this user's ksi state."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")

@@ -44,6 +44,21 @@ def silence(stream: IO[str] | None) -> None:
         pass
 
 
+class PhaseMark:
+    """What a running phase may say about itself: failed without an exception (a workload that
+    exited non-zero), with a note shown on its line and fields added to its event."""
+
+    def __init__(self) -> None:
+        self.failed = False
+        self.note = ""
+        self.fields: dict[str, object] = {}
+
+    def fail(self, note: str, **fields: object) -> None:
+        self.failed = True
+        self.note = note
+        self.fields.update(fields)
+
+
 class Progress:
     """Phase lines on stderr and events in the job directory, for one member."""
 
@@ -57,6 +72,7 @@ class Progress:
         self.events_path: Path | None = None
         self.phases: list[tuple[str, float, str]] = []
         self.secrets: tuple[str, ...] = ()
+        self._open: list[PhaseMark] = []  # the phases running now, innermost last
 
     @property
     def prefix(self) -> str:
@@ -91,22 +107,34 @@ class Progress:
         except OSError:
             pass  # events are a record, never a reason to fail a run
 
+    def mark(self) -> PhaseMark:
+        """The innermost running phase's mark (``✗ workload (exit 3)``); a spare one outside
+        any phase."""
+        return self._open[-1] if self._open else PhaseMark()
+
     @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
+    def phase(self, name: str) -> Iterator[PhaseMark]:
         start = time.time()
         t0 = time.monotonic()
         outcome = "ok"
+        step = PhaseMark()
+        self._open.append(step)
         try:
-            yield
+            yield step
         except BaseException:
             outcome = "failed"
             raise
         finally:
+            self._open.remove(step)
             seconds = time.monotonic() - t0
+            if step.failed:
+                outcome = "failed"
             self.phases.append((name, seconds, outcome))
             mark = "✓" if outcome == "ok" else "✗"
-            self.say(f"{mark} {name} ({seconds:.1f}s)")
-            self.event(phase=name, start=start, duration=round(seconds, 3), outcome=outcome)
+            note = f" ({step.note})" if step.note else ""
+            self.say(f"{mark} {name}{note} ({seconds:.1f}s)")
+            self.event(phase=name, start=start, duration=round(seconds, 3), outcome=outcome,
+                       **step.fields)
 
     def summary(self, outcome: str) -> None:
         total = sum(s for _, s, _ in self.phases)

@@ -7,6 +7,7 @@ keeps going past errors and reports them all, like ``kind delete clusters``.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 from ksi import constants as C
@@ -37,6 +38,11 @@ class Entry:
 
 
 def inventory(kind: Kind, job_state: JobState) -> list[Entry]:
+    """This user's ksi clusters on this node.  Without kind on PATH and without any cluster
+    record here, nothing of ksi's exists: the answer is "none", not "kind not found"."""
+    if shutil.which("kind", path=kind.env.get("PATH")) is None and \
+            not any(registry.records_dir().glob("*.json")):
+        return []
     names = [n for n in kind.clusters() if n.startswith(C.CLUSTER_PREFIX)]
     entries = []
     for name in names:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
-from ksi.constants import EXIT_RENDEZVOUS
+from ksi.constants import EXIT_KSI_FAILED
 from ksi.errors import KsiError, PhaseTimeout, RendezvousError, UsageError
 from ksi.paths import private_dir, remove_quietly, write_private
 from ksi.signals import Shutdown
@@ -79,8 +79,10 @@ class MemberRecord:
 @dataclass
 class Outcome:
     status: str  # "finished" or "failed"
-    exit_code: int
+    exit_code: int  # what `ksi run` exits with (README, Exit codes)
     error: str = ""
+    whose: str = ""  # "workload": exit_code is the workload's own; "ksi": ksi's (see cause)
+    cause: str = ""  # when ksi's: bad input, missing tool, bring-up, member, time, ...
 
 
 class JobDir:
@@ -305,8 +307,8 @@ def mark_dead(job_dir: Path, rank: int, *, leader: bool, why: str) -> None:
         write_private(path, json.dumps(data))
         if leader and not (job_dir / "outcome.json").exists():
             write_private(job_dir / "outcome.json", json.dumps(asdict(Outcome(
-                "failed", EXIT_RENDEZVOUS, f"the leader (rank {rank} on {data.get('node')}) "
-                f"{why}"))))
+                "failed", EXIT_KSI_FAILED, f"the leader (rank {rank} on {data.get('node')}) "
+                f"{why}", whose="ksi", cause="member"))))
     except (OSError, ValueError, AttributeError):
         pass  # best effort: the lock probe and the timeouts still hold
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,11 @@ from ksi.errors import UsageError
 EVENTS_FILE = "events.jsonl"
 TIMELINE_FILE = "timeline.png"
 #: the hint printed when matplotlib is missing
-PNG_HINT = "pip install 'ksi[report]'"
+def png_hint() -> str:
+    """How to install matplotlib into the Python that runs ksi, whatever way ksi was installed
+    (its own venv as in the README, pipx, a site's module): ``ksi[report]`` would fetch another
+    project named ksi from PyPI when ksi was installed from a clone."""
+    return f"{shlex.quote(sys.executable)} -m pip install 'matplotlib>=3.7'"
 
 
 @dataclass(frozen=True)
@@ -324,8 +330,7 @@ def draw_timeline(events: list[Event], png: Path, *, title: str) -> Path:
         # below the axes, never over the bars
         fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)),
                    frameon=False, fontsize=9)
-        png.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(png)
+        fig.savefig(png)  # into an existing directory only: a typo must not create a tree
     finally:
         plt.close(fig)
     return png

@@ -15,7 +15,8 @@ default, so ``KSI_*`` variables set at submission reach ``ksi run`` as well; Slu
 Exit codes (constants.py):
 
 * 0 -- submitted (``Submitted ksi job ID (output: FILE)``), or the script printed (``--print``);
-* 2 -- bad input: the workload is missing or not a readable file, a value holds a newline;
+* 2 -- bad input: the workload is missing or not a readable file, a value holds a newline,
+  ``--time`` is not one of Slurm's time formats (checked before anything, ``--print`` too);
 * 3 -- ``sbatch`` is not on PATH (not a Slurm login node?);
 * 4 -- sbatch refused the job: its own error line is shown (bad partition, account, time...);
 * 6 -- sbatch did not answer in time (the controller is unreachable or overloaded).
@@ -24,6 +25,7 @@ Exit codes (constants.py):
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -86,6 +88,21 @@ def ksi_command() -> list[str]:
     if found:
         return [os.path.abspath(found)]
     return [sys.executable, "-m", "ksi"]
+
+
+#: sbatch(1) --time: "minutes", "minutes:seconds", "hours:minutes:seconds", "days-hours",
+#: "days-hours:minutes" and "days-hours:minutes:seconds"; Slurm's time_str2secs
+#: (src/common/parse_time.c) also takes "INFINITE"/"UNLIMITED" and "-1" for no limit.
+_TIME_RE = re.compile(r"^(\d+|\d+:\d+|\d+:\d+:\d+|\d+-\d+|\d+-\d+:\d+|\d+-\d+:\d+:\d+)$")
+
+
+def check_time(value: str) -> str:
+    """``value`` if sbatch takes it as ``--time``, else ``UsageError`` naming the formats."""
+    if _TIME_RE.match(value) or value.upper() in ("INFINITE", "UNLIMITED", "-1"):
+        return value
+    raise UsageError(f"--time {value!r} is not a Slurm time limit",
+                     hint="use minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS, e.g. "
+                     "--time 2:00:00")
 
 
 def check_workload(workload: Path) -> Path:

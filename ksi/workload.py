@@ -1,4 +1,11 @@
-"""Running the user's script: bash, in its own session, with the cluster's environment.
+"""Running the user's script: in its own session, with the cluster's environment.
+
+How it is run: an *executable* workload (``chmod +x``) is executed directly, so its shebang
+chooses the interpreter (``#!/usr/bin/env python3``); a workload that is not executable is run
+with ``bash`` (the original KSI ran every script with bash, and its scripts keep working).
+Before anything is created, ``check`` refuses a workload that cannot run: missing (exit 127),
+a directory or unreadable (126), an executable whose shebang names a missing interpreter (127)
+or one that cannot be executed (126) -- the codes of env(1).
 
 The script runs in a new session and process group.  A stop for ksi (Ctrl-C, SIGTERM from
 ``scancel`` or the time limit, SIGHUP) is forwarded to the whole group as the same signal;
@@ -14,9 +21,60 @@ import subprocess
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ksi.errors import Interrupted, PhaseTimeout
+from ksi.errors import Interrupted, PhaseTimeout, WorkloadNotFound, WorkloadNotRunnable
 from ksi.exec import terminate_group
 from ksi.signals import Shutdown
+
+
+def check(script: Path) -> Path:
+    """Refuse a workload that cannot be run, before anything is created; return its path."""
+    try:
+        os.stat(script)
+    except FileNotFoundError:
+        raise WorkloadNotFound(f"workload {script} does not exist",
+                               hint="give the path of a script") from None
+    except OSError as exc:  # ENAMETOOLONG, ELOOP, ENOTDIR, EACCES on a parent
+        raise WorkloadNotRunnable(f"cannot look at workload {script}: {exc.strerror}",
+                                  hint="give a shorter or accessible path") from None
+    if os.path.isdir(script):
+        raise WorkloadNotRunnable(f"workload {script} is a directory",
+                                  hint="give the path of a script inside it")
+    if not os.access(script, os.R_OK):
+        raise WorkloadNotRunnable(f"workload {script} is not readable", hint=f"chmod u+r {script}")
+    interpreter = shebang(script) if os.access(script, os.X_OK) else None
+    if interpreter is not None:
+        if not os.path.exists(interpreter):
+            raise WorkloadNotFound(f"workload {script} is executable and its shebang names "
+                                   f"{interpreter}, which does not exist",
+                                   hint=f"fix its first line, or `chmod -x {script}` to run it "
+                                   "with bash")
+        if not os.access(interpreter, os.X_OK) or os.path.isdir(interpreter):
+            raise WorkloadNotRunnable(f"workload {script} is executable and its shebang names "
+                                      f"{interpreter}, which cannot be executed",
+                                      hint=f"fix its first line, or `chmod -x {script}` to run "
+                                      "it with bash")
+    return script
+
+
+def shebang(script: Path) -> str | None:
+    """The interpreter path on the ``#!`` line of ``script``, or None (no shebang: the kernel
+    would refuse it with ENOEXEC, and we run it with bash, as shells do)."""
+    try:
+        with open(script, "rb") as handle:
+            first = handle.readline(256)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].split()
+    return words[0].decode(errors="replace") if words else None
+
+
+def argv_of(script: Path, args: Sequence[str]) -> list[str]:
+    """Executable with a shebang: run it by itself (its interpreter); else ``bash SCRIPT``."""
+    if os.access(script, os.X_OK) and shebang(script) is not None:
+        return [str(script), *args]
+    return ["bash", str(script), *args]
 
 
 def run(
@@ -29,7 +87,7 @@ def run(
     grace: float,
     deadline: float | None = None,
 ) -> int:
-    """Run ``bash SCRIPT ARGS...``; return its exit code (128+N when killed by signal N).
+    """Run the script (see ``argv_of``); return its exit code (128+N when killed by signal N).
 
     Raises ``Interrupted`` after stopping the script when ksi was asked to stop.  When the
     ``deadline`` (a monotonic time: the job's end minus ``--teardown-margin``) passes, the script
@@ -38,8 +96,13 @@ def run(
     """
     import time
 
-    proc = subprocess.Popen(["bash", str(script), *args], env=dict(env), cwd=cwd,
-                            start_new_session=True)
+    try:
+        proc = subprocess.Popen(argv_of(script, args), env=dict(env), cwd=cwd,
+                                start_new_session=True)
+    except FileNotFoundError as exc:  # changed since `check`: as env(1) would exit
+        raise WorkloadNotFound(f"cannot run workload {script}: {exc.strerror}") from None
+    except OSError as exc:
+        raise WorkloadNotRunnable(f"cannot run workload {script}: {exc.strerror}") from None
     try:
         while True:
             try:

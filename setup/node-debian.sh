@@ -20,8 +20,23 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # shellcheck source=node-steps.sh
 source "$(dirname "${BASH_SOURCE[0]}")/node-steps.sh"
 
+# ksi needs Python >= 3.11 with venv (setup/install-ksi.sh): Debian 12+ and Ubuntu 24.04+ ship
+# it as python3; Ubuntu 22.04's python3 is 3.10, so there python3.11 from Ubuntu's own archive
+# (jammy-updates, universe) -- no third-party repository, no download outside apt.
+python_packages() {
+    local release
+    release=$(grep -E '^(ID|VERSION_ID)=' /etc/os-release 2>/dev/null | tr -d '"' | sort | tr '\n' ' ')
+    if [[ $release == "ID=ubuntu VERSION_ID=22.04 " ]]; then
+        echo python3.11 python3.11-venv
+    else
+        echo python3 python3-venv
+    fi
+}
+read -r -a PYTHON_PACKAGES <<<"$(python_packages)"
+
 # uidmap: newuidmap/newgidmap; dbus-user-session: `systemctl --user` outside a desktop session.
-DEBIAN_PACKAGES=(uidmap dbus-user-session iptables kmod procps curl ca-certificates tar gzip)
+DEBIAN_PACKAGES=(uidmap dbus-user-session iptables kmod procps curl ca-certificates tar gzip
+    "${PYTHON_PACKAGES[@]}")
 
 dpkg_installed() {
     local status

@@ -23,7 +23,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/node-steps.sh"
 
 # Capabilities as dnf resolves them (curl is satisfied by RHEL 9's curl-minimal).
 # shadow-utils: newuidmap/newgidmap.
-RHEL_PACKAGES=(shadow-utils iptables-nft kmod procps-ng curl ca-certificates tar gzip)
+# python3.11 (+ pip for its venv): ksi needs Python >= 3.11, RHEL 9's python3 is 3.9; RHEL 9's
+# own AppStream has python3.11 (since 9.2), supported by Red Hat for the life of RHEL 9.
+RHEL_PACKAGES=(shadow-utils iptables-nft kmod procps-ng curl ca-certificates tar gzip
+    python3.11 python3.11-pip)
 
 rpm_installed() { rpm -q --quiet --whatprovides "$1" >/dev/null 2>&1; }
 

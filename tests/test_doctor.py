@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import ksi
 from click.testing import CliRunner
 
 from ksi import doctor as D
@@ -107,8 +109,8 @@ def test_each_state_gives_its_lines_and_exit_code(tmp_path, state):
     assert system_lines(res.stdout) == expected(state)
     rest = [line for line in res.stdout.splitlines() if line not in expected(state)]
     assert [line[:6] + line[6:].split(":")[0] for line in rest] == [
-        "PASS  kind", "PASS  nerdctl", "PASS  kubectl", "PASS  liqoctl", "PASS  shared directory",
-        "PASS  free ports"]
+        "PASS  python", "PASS  kind", "PASS  nerdctl", "PASS  kubectl", "PASS  liqoctl",
+        "PASS  shared directory", "PASS  free ports"]
     failed = any(line.startswith("FAIL") for line in expected(state))
     assert res.exit_code == (3 if failed else 0)
     assert res.stderr.startswith("ksi doctor: ")
@@ -119,6 +121,8 @@ def test_healthy_output_names_what_it_found(tmp_path):
     res = invoke(base_env(tmp_path, root, fake_tools(tmp_path / "bin")))
     shared = (tmp_path / "shared").resolve()
     lines = res.stdout.splitlines()
+    assert (f"PASS  python: Python {'.'.join(map(str, sys.version_info[:3]))} at "
+            f"{sys.executable} (ksi {ksi.__version__})") == lines[0]
     assert f"PASS  kind: v0.29.0 at {tmp_path}/bin/kind" in lines
     assert f"PASS  nerdctl: 2.1.2 at {tmp_path}/bin/nerdctl" in lines
     assert f"PASS  kubectl: v1.33.1 at {tmp_path}/bin/kubectl" in lines
@@ -128,9 +132,16 @@ def test_healthy_output_names_what_it_found(tmp_path):
     assert any(line.startswith("PASS  free ports: TCP and UDP ports in 30000-32767 can be bound "
                                "on 127.0.0.1 (e.g. ") for line in lines)
     host = socket.gethostname().split(".")[0]
-    assert res.stderr == f"ksi doctor: {host}: 0 FAIL, 0 WARN, 19 PASS\n"
+    assert res.stderr == f"ksi doctor: {host}: 0 FAIL, 0 WARN, 20 PASS\n"
     assert oct(shared.stat().st_mode & 0o777) == "0o700"
     assert os.listdir(shared) == []  # the probes leave nothing behind
+
+
+def test_an_old_python_is_a_failure_with_the_fix():
+    check = D.check_python((3, 10, 12), "/usr/bin/python3")
+    assert (check.status, check.finding) == (D.FAIL, "Python 3.10.12 at /usr/bin/python3 (ksi "
+                                             f"{ksi.__version__}): ksi needs Python 3.11 or newer")
+    assert "setup/README.md" in (check.fix or "")
 
 
 def test_json_is_a_list_of_findings(tmp_path):
@@ -386,9 +397,9 @@ def test_three_ranks_one_table(tmp_path):
     shared = tmp_path / "shared"
     rank0, rank1, rank2 = start_ranks(tmp_path, [healthy, healthy, broken], [shared] * 3, wait=10)
     assert rank1.stdout == rank2.stdout == ""
-    assert rank1.stderr == "ksi doctor: rank 1 on node2: 0 FAIL, 0 WARN, 19 PASS (rank 0 prints " \
+    assert rank1.stderr == "ksi doctor: rank 1 on node2: 0 FAIL, 0 WARN, 20 PASS (rank 0 prints " \
         "the table)\n"
-    assert rank2.stderr.startswith("ksi doctor: rank 2 on node3: 1 FAIL, 0 WARN, 18 PASS")
+    assert rank2.stderr.startswith("ksi doctor: rank 2 on node3: 1 FAIL, 0 WARN, 19 PASS")
     lines = rank0.stdout.splitlines()
     assert "PASS  cgroup v2 [all 3 nodes]: unified hierarchy mounted at /sys/fs/cgroup" in lines
     assert ("PASS  cgroup delegation [node1, node2]: cpu cpuset io memory pids delegated to "
@@ -398,7 +409,7 @@ def test_three_ranks_one_table(tmp_path):
     assert f"PASS  shared between nodes: all 3 ranks met in {shared.resolve()}/doctor/4711.0" \
         in lines
     assert len([line for line in lines if line.startswith("PASS  linger")]) == 1
-    assert rank0.stderr == "ksi doctor: 3 nodes: 1 FAIL, 0 WARN, 57 PASS\n"
+    assert rank0.stderr == "ksi doctor: 3 nodes: 1 FAIL, 0 WARN, 60 PASS\n"
     assert (rank0.returncode, rank1.returncode, rank2.returncode) == (3, 0, 3)
     assert os.listdir(shared) == []  # the doctor directory is gone
 
@@ -414,7 +425,7 @@ def test_ranks_that_do_not_share_the_directory(tmp_path):
         ("      fix: put --shared-dir (KSI_SHARED_DIR) on a filesystem every node mounts at the "
         "same path (NFS, Lustre, GPFS; your home directory)")]
     assert rank0.returncode == 3
-    assert rank0.stderr == "ksi doctor: rank 0 on node1: 1 FAIL, 0 WARN, 19 PASS\n"
+    assert rank0.stderr == "ksi doctor: rank 0 on node1: 1 FAIL, 0 WARN, 20 PASS\n"
     for rank, res in ((1, rank1), (2, rank2)):
         assert res.stdout == "" and res.returncode == 3
         assert (f"FAIL  shared between nodes: rank 0 did not take rank {rank}'s results from "

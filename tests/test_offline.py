@@ -42,7 +42,7 @@ def test_images_save_fills_the_cache_and_an_offline_run_loads_the_node_image_fro
 
 def test_an_offline_run_without_the_cache_fails_with_kinds_pull_error(world):
     res = world.ksi("run", PROBE, str(world.base / "out"), env=offline(world))
-    assert res.returncode == 4, res.stderr
+    assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
     error = [line for line in res.stderr.splitlines() if line.startswith("ERROR:")][0]
     assert "`kind create cluster` failed" in error and "pull" in error, error
 
@@ -59,9 +59,22 @@ def test_load_image_puts_the_archives_into_the_cluster_before_the_workload(world
     assert "✓ load images" in res.stderr
 
 
+def test_ksi_load_images_takes_several_archives_separated_as_in_path(world):
+    one = docker_archive(world.base / "work" / "one.tar", "busybox:1.36")
+    two = docker_archive(world.base / "work" / "two.tar", "alpine:3.20")
+    script = world.base / "work" / "images.sh"
+    script.write_text('cat "$KSI_FAKE_ROOT"/hosts/*/*/clusters/"$K8S_CLUSTER_NAME"/images.json'
+                      ' > loaded.json\n')
+    res = world.ksi("run", str(script), env={"KSI_LOAD_IMAGES": f"{one}:{two}"})
+    assert res.returncode == 0, res.stderr
+    loaded = json.loads((world.base / "work" / "loaded.json").read_text())
+    assert sorted(sum(loaded.values(), [])) == ["docker.io/library/alpine:3.20",
+                                                "docker.io/library/busybox:1.36"]
+
+
 def test_a_missing_load_image_archive_is_refused_up_front(world):
     res = world.ksi("run", "--load-image", "nope.tar", PROBE, "x")
-    assert res.returncode == 2
+    assert res.returncode == C.EXIT_KSI_FAILED
     assert res.stderr.startswith("ERROR: image archive nope.tar does not exist")
     assert not world.containers()
 
@@ -102,3 +115,23 @@ def test_without_bypass4netns_there_is_no_annotation(world):
     [container] = world.containers()
     assert not any(k.startswith("nerdctl/bypass4netns") for k in container["annotations"])
     assert world.ksi("delete", container["labels"]["io.x-k8s.kind.cluster"]).returncode == 0
+
+
+def test_an_image_that_cannot_be_pulled_is_named_with_the_fix_while_the_workload_runs(world):
+    from tests.doubles.kubeevents import image_pull_failure
+
+    events = world.base / "work" / "events.json"
+    items = image_pull_failure("ksi-workload", "hello-x1", "busybox:1.36")
+    items += image_pull_failure("ksi-workload", "hello-x2", "busybox:1.36")  # said once
+    events.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    script = world.base / "work" / "pull.sh"
+    # the kubelet's part, played by the test (--validate=false: the double serves no OpenAPI
+    # schema); then the workload waits as `kubectl wait` would
+    script.write_text(f"kubectl create --validate=false -f {events} >/dev/null && sleep 5\n")
+    res = world.ksi("run", str(script))
+    assert res.returncode == 0, res.stderr
+    archive = world.shared / "images" / "busybox_1.36.tar"
+    hints = [line for line in res.stderr.splitlines() if "cannot be pulled" in line]
+    assert hints == [f"[ksi] image busybox:1.36 cannot be pulled (pod ksi-workload/hello-x1: "
+                     f"ErrImagePull); offline node? on a login node run `ksi images save "
+                     f"busybox:1.36`, then `ksi run --load-image {archive} ...`"], res.stderr

@@ -78,7 +78,7 @@ def job_dir(tmp_path: Path, source: Path) -> Path:
 
 
 def test_the_phase_table_of_a_three_node_run(tmp_path):
-    png = tmp_path / "out" / "t.png"
+    png = tmp_path / "t.png"
     res = report(str(OK), "--png", str(png))
     assert res.exit_code == 0, res.output
     assert res.stdout == OK_TABLE
@@ -122,14 +122,45 @@ def test_json_holds_the_same_numbers(tmp_path):
     assert data["wall"]["node1 r0"] == 131.056
 
 
+def test_json_alone_writes_no_timeline(tmp_path):
+    d = job_dir(tmp_path, OK)
+    res = report(str(d), "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["members"] and res.stderr == ""
+    assert not (d / "timeline.png").exists()
+
+
+def test_png_does_not_create_parent_directories(tmp_path):
+    target = tmp_path / "typo" / "deeper" / "t.png"
+    res = report(str(OK), "--png", str(target))
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"ERROR: cannot write the timeline {target}: No such file or "
+                                 "directory"), res.stderr
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_failed_workload_is_a_failure_in_the_report(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"node": "n1", "rank": 0, "phase": "create cluster", "start": 100.0, "duration": 10.0,'
+        ' "outcome": "ok"}\n'
+        '{"node": "n1", "rank": 0, "phase": "workload", "start": 110.0, "duration": 5.0,'
+        ' "outcome": "failed", "exit_code": 42}\n')
+    res = report(str(events), "--json")
+    assert res.exit_code == 0, res.output
+    [workload] = [p for p in json.loads(res.stdout)["phases"] if p["phase"] == "workload"]
+    assert workload["failed"] == ["n1 r0"]  # drawn red and hatched in the timeline
+
+
 def test_without_matplotlib_the_table_is_still_shown(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     png = tmp_path / "t.png"
     res = report(str(OK), "--png", str(png))
     assert res.exit_code == 0, res.output
     assert res.stdout == OK_TABLE
+    # the fix names the very Python that runs ksi, so it works however ksi was installed
     assert res.stderr == ("no timeline: matplotlib is missing "
-                          "(pip install 'ksi[report]' to draw it)\n")
+                          f"(`{sys.executable} -m pip install 'matplotlib>=3.7'` to draw it)\n")
     assert not png.exists()
 
 

@@ -11,11 +11,13 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from ksi import constants as C
 from tests.conftest import WORKLOADS, free_port, wait_for
 from tests.conftest import alive
 
@@ -60,10 +62,28 @@ def test_run_gives_the_workload_the_ksi_contract(world):
     assert "✓ create cluster" in res.stderr and "✓ delete cluster" in res.stderr
 
 
-def test_exit_code_of_the_workload_is_ksis(world):
-    res = world.ksi("run", PROBE, str(world.base / "out"), "3")
-    assert res.returncode == 3
-    assert "finished with exit code 3" in res.stderr
+@pytest.mark.parametrize("code", [2, 7, 42])
+def test_exit_code_of_the_workload_is_ksis_and_says_so(world, code):
+    # 2 (a bash syntax error) and 7 (curl under set -e) were ksi's own codes once
+    res = world.ksi("run", PROBE, str(world.base / "out"), str(code))
+    assert res.returncode == code
+    assert "finished with exit code" in res.stderr
+    assert f"✗ workload (exit {code}) (" in res.stderr
+    assert res.stderr.splitlines()[-1] == f"ksi: exit {code} is the workload's"
+    [job] = world.shared.glob("jobs/*")
+    outcome = json.loads((job / "outcome.json").read_text())
+    assert (outcome["status"], outcome["exit_code"], outcome["whose"]) == ("finished", code,
+                                                                          "workload")
+    events = [json.loads(l) for l in (job / "events.jsonl").read_text().splitlines()]
+    [workload] = [e for e in events if e["phase"] == "workload"]
+    assert workload["outcome"] == "failed" and workload["exit_code"] == code
+
+
+def test_a_workload_that_succeeds_ends_with_whose_code(world):
+    res = world.ksi("run", PROBE, str(world.base / "out"), "0")
+    assert res.returncode == 0, res.stderr
+    assert "✓ workload (" in res.stderr
+    assert res.stderr.splitlines()[-1] == "ksi: exit 0 is the workload's"
 
 
 def test_port_from_env_and_option(world):
@@ -82,8 +102,8 @@ def test_port_from_env_and_option(world):
 
 def test_a_port_outside_the_nodeport_range_says_why(world):
     res = world.ksi("run", "--port", "8080", PROBE, "x")
-    assert res.returncode == 2
-    assert res.stderr.strip() == ("ERROR: port 8080 is outside the NodePort range 30000-32767 "
+    assert res.returncode == C.EXIT_KSI_FAILED
+    assert res.stderr.strip().splitlines()[0] == ("ERROR: port 8080 is outside the NodePort range 30000-32767 "
                                   "(K8S_PORT is mapped to the same NodePort, so pick one in "
                                   "that range)")
 
@@ -100,68 +120,141 @@ def test_a_port_in_use_is_refused(world):
     with sock:
         sock.listen()
         res = world.ksi("run", "--port", str(port), PROBE, "x")
-    assert res.returncode == 2
-    assert res.stderr.strip() == (f"ERROR: port {port} is already in use on this node "
+    assert res.returncode == C.EXIT_KSI_FAILED
+    assert res.stderr.strip().splitlines()[0] == (f"ERROR: port {port} is already in use on this node "
                                   "(choose another with --port/K8S_PORT, or leave it unset)")
 
 
-@pytest.mark.parametrize("args,code,message", [
-    (["run", "missing.sh"], 2, "ERROR: workload missing.sh does not exist"),
-    (["run", "."], 2, "ERROR: workload . is a directory"),
-    (["run", "--image", "Not An Image", PROBE], 2, "ERROR: 'Not An Image' is not a valid image"),
-    (["run", "--port", "99999", PROBE], 2, "ERROR: port 99999 is outside the NodePort range"),
-    (["run", "--workdir", "/nonexistent/dir", PROBE], 2,
+KSI_BAD_INPUT = "ksi: exit 125: ksi failed (bad input), not the workload"
+LONG = "x" * 300  # longer than NAME_MAX (255): ENAMETOOLONG
+
+
+@pytest.mark.parametrize("args,env,code,message", [
+    (["run", "missing.sh"], {}, C.EXIT_NOT_FOUND, "ERROR: workload missing.sh does not exist"),
+    (["run", "."], {}, C.EXIT_CANNOT_RUN, "ERROR: workload . is a directory"),
+    (["run", LONG + ".sh"], {}, C.EXIT_CANNOT_RUN,
+     f"ERROR: cannot look at workload {LONG}.sh: File name too long"),
+    (["run", "--image", "Not An Image", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: 'Not An Image' is not a valid image"),
+    (["run", "--port", "99999", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: port 99999 is outside the NodePort range"),
+    (["run", "--workdir", "/nonexistent/dir", PROBE], {}, C.EXIT_KSI_FAILED,
      "ERROR: work directory /nonexistent/dir does not exist"),
-    (["run", "--timeout", "0", PROBE], 2, "ERROR: Invalid value for '--timeout'"),
-    (["delete", "ksi-nope"], 2, "ERROR: no ksi cluster named ksi-nope on this node"),
-    (["delete"], 2, "ERROR: nothing to delete"),
+    (["run", "--workdir", f"/tmp/{LONG}", PROBE], {}, C.EXIT_KSI_FAILED,
+     f"ERROR: cannot look at the work directory (--workdir) /tmp/{LONG}: File name too long"),
+    (["run", "--load-image", f"/tmp/{LONG}.tar", PROBE], {}, C.EXIT_KSI_FAILED,
+     f"ERROR: cannot look at the image archive (--load-image) /tmp/{LONG}.tar: File name too long"),
+    (["run", "--shared-dir", f"/tmp/{LONG}/ksi", PROBE], {}, C.EXIT_KSI_FAILED,
+     f"ERROR: cannot look at the shared directory (--shared-dir) /tmp/{LONG}/ksi: File name too "
+     "long"),
+    (["run", "--timeout", "0", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: Invalid value for '--timeout'"),
+    (["run", "--timeout", "nan", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: Invalid value for '--timeout': 'nan' is not a finite number of seconds."),
+    (["run", PROBE], {"KSI_TIMEOUT": "inf"}, C.EXIT_KSI_FAILED,
+     "ERROR: Invalid value for environment variable KSI_TIMEOUT='inf' ('--timeout'): 'inf' is "
+     "not a finite number of seconds."),
+    (["run", PROBE], {"K8S_PORT": "abc"}, C.EXIT_KSI_FAILED,
+     "ERROR: Invalid value for environment variable K8S_PORT='abc' ('--port'): 'abc' is not a "
+     "valid integer."),
+    (["run", "--token-ttl", str(2**32 + 1), PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: Invalid value for '--token-ttl': 4294967297 is not in the range "
+     "600<=x<=4294967296."),
+    (["run", "--prot", "30080", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: No such option '--prot'. Did you mean '--port'? (see `ksi run --help`)"),
+    (["run"], {}, C.EXIT_KSI_FAILED, "ERROR: Missing argument 'WORKLOAD'."),
     # issue 12: an address that does not resolve, or is not on this node (was a gaierror / an
     # "OSError Errno 99" traceback), also under --dry-run
-    (["run", "--api-address", "no-such-node.invalid", PROBE], 2,
+    (["run", "--api-address", "no-such-node.invalid", PROBE], {}, C.EXIT_KSI_FAILED,
      "ERROR: --api-address 'no-such-node.invalid' does not resolve"),
-    (["run", "--dry-run", "--api-address", "no-such-node.invalid", PROBE], 2,
+    (["run", "--dry-run", "--api-address", "no-such-node.invalid", PROBE], {}, C.EXIT_KSI_FAILED,
      "ERROR: --api-address 'no-such-node.invalid' does not resolve"),
-    (["run", "--api-address", "192.0.2.7", PROBE], 2,
+    (["run", "--api-address", "192.0.2.7", PROBE], {}, C.EXIT_KSI_FAILED,
      "ERROR: --api-address 192.0.2.7 (192.0.2.7) is not an address of this node"),
-    (["run", "--dry-run", "--api-address", "192.0.2.7", PROBE], 2,
+    (["run", "--dry-run", "--api-address", "192.0.2.7", PROBE], {}, C.EXIT_KSI_FAILED,
      "ERROR: --api-address 192.0.2.7 (192.0.2.7) is not an address of this node"),
-    (["run", "--liqo-set", "userspace", PROBE], 2,
+    (["run", "--liqo-set", "userspace", PROBE], {}, C.EXIT_KSI_FAILED,
      "ERROR: --liqo-set 'userspace' is not KEY=VALUE"),
-    (["run", "--liqo-set", "a..b=1", PROBE], 2, "ERROR: --liqo-set 'a..b=1' is not KEY=VALUE"),
-    (["run", "--liqo-set", "apiServer.address=https://x:1", PROBE], 2,
+    (["run", "--liqo-set", "a..b=1", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: --liqo-set 'a..b=1' is not KEY=VALUE"),
+    (["run", "--liqo-set", "apiServer.address=https://x:1", PROBE], {}, C.EXIT_KSI_FAILED,
      "ERROR: --liqo-set apiServer.address is set by ksi itself"),
+    (["run", "--dry-run", PROBE], {"KSI_LIQO_SET": "a.b=1 oops"}, C.EXIT_KSI_FAILED,
+     "ERROR: --liqo-set 'oops' is not KEY=VALUE"),
+    (["delete", "ksi-nope"], {}, 2, "ERROR: no ksi cluster named ksi-nope on this node"),
+    (["delete"], {}, 2, "ERROR: nothing to delete"),
 ])
-def test_bad_input_is_one_line_with_a_documented_code(world, args, code, message):
-    res = world.ksi(*args)
-    assert res.returncode == code
+def test_bad_input_is_one_line_with_a_documented_code(world, args, env, code, message):
+    res = world.ksi(*args, env=env)
+    assert res.returncode == code, res.stderr
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(message), res.stderr
+    assert lines[0].startswith(message), res.stderr
+    if args[0] == "run":  # the error, then whose code it is
+        assert len(lines) == 2 and lines[1].startswith(f"ksi: exit {code}: "), res.stderr
+        if code == C.EXIT_KSI_FAILED:
+            assert lines[1] == KSI_BAD_INPUT
+    else:
+        assert len(lines) == 1, res.stderr
     assert "Traceback" not in res.stderr
-
-
-def test_liqo_set_from_the_environment_is_validated_too(world):
-    res = world.ksi("run", "--dry-run", PROBE, env={"KSI_LIQO_SET": "a.b=1 oops"})
-    assert res.returncode == 2
-    assert res.stderr.strip().startswith("ERROR: --liqo-set 'oops' is not KEY=VALUE"), res.stderr
+    assert not list(world.fake_root.glob("hosts/*/*/containers/*")), "created before checking"
 
 
 def test_without_the_users_d_bus_nothing_is_created(world):
     # rootless containerd and systemd-run --user need the session bus; batch jobs often lack it
     res = world.ksi("run", PROBE, "x", env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nope/bus"})
-    assert res.returncode == 3
-    assert "] user session: no D-Bus session bus at /nope/bus" in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
+    assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert "] user session: no D-Bus session bus at /nope/bus" in lines[0], res.stderr
+    assert len(lines) == 2 and lines[1].startswith("ksi: exit 125: ksi failed"), res.stderr
     assert not world.containers() and not (world.runtime / "runs").exists()
 
 
-def test_missing_kind_or_nerdctl_is_exit_3(world, tmp_path):
+def test_options_after_the_workload_are_the_workloads(world):
+    out = world.base / "out"
+    res = world.ksi("run", PROBE, str(out), "0", "--prot", "30080")
+    assert res.returncode == 0, res.stderr
+    assert findings(out)["args"].splitlines() == ["--prot", "30080"]
+
+
+def test_ksi_alone_prints_help_and_succeeds(world):
+    res = world.ksi()
+    assert res.returncode == 0 and res.stdout.startswith("Usage: ksi"), res.stderr
+    summaries = [l for l in res.stdout.splitlines() if l.startswith("  ")]
+    assert summaries and not any(l.rstrip().endswith("...") for l in summaries), res.stdout
+
+
+def test_dry_run_into_a_closed_pipe_stops_quietly(world):
+    proc = subprocess.Popen(["ksi", "run", "--dry-run", PROBE], cwd=world.base / "work",
+                            env={**world.env, "PYTHONUNBUFFERED": "1"}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.read(1)
+    proc.stdout.close()  # as `| head -c 1` does
+    err = proc.stderr.read() if proc.stderr else ""
+    assert proc.wait(timeout=30) == 128 + signal.SIGPIPE, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert err.splitlines()[-1] == "ksi: exit 141: ksi's stdout was closed (SIGPIPE)"
+
+
+def test_dry_run_warns_when_the_shared_dir_could_not_be_created(world):
+    blocker = world.base / "a-file"
+    blocker.write_text("")
+    res = world.ksi("run", "--dry-run", "--shared-dir", str(blocker / "ksi"), PROBE)
+    assert res.returncode == 0, res.stderr
+    assert (f"warning: the shared directory {blocker}/ksi could not be created ({blocker} is "
+            "not a directory)") in res.stderr
+
+
+def test_missing_kind_or_nerdctl_is_ksi_failing(world, tmp_path):
     bin_dir = tmp_path / "bin-nerdctl-only"
     bin_dir.mkdir()
     os.symlink(Path(world.env["PATH"].split(os.pathsep)[0]) / "nerdctl", bin_dir / "nerdctl")
     path = f"{bin_dir}{os.pathsep}{os.path.dirname(os.sys.executable)}{os.pathsep}/usr/bin:/bin"
     res = world.ksi("run", PROBE, "x", env={"PATH": path})
-    assert res.returncode == 3
+    assert res.returncode == C.EXIT_KSI_FAILED
     assert res.stderr.strip().startswith("ERROR: [node ")
+    assert res.stderr.splitlines()[-1] == ("ksi: exit 125: ksi failed (missing tool), not the "
+                                           "workload")
     assert "kind: not found on PATH" in res.stderr and "setup/node-" in res.stderr
 
 
@@ -171,23 +264,27 @@ def test_unreadable_workload_and_unwritable_workdir(world):
     script.write_text("true\n")
     script.chmod(0)
     res = world.ksi("run", str(script))
-    assert res.returncode == 2 and "is not readable" in res.stderr
+    assert res.returncode == C.EXIT_CANNOT_RUN and "is not readable" in res.stderr
     ro = world.base / "ro"
     ro.mkdir(mode=0o500)
     res = world.ksi("run", "--workdir", str(ro), PROBE)
-    assert res.returncode == 2 and "is not writable" in res.stderr
+    assert res.returncode == C.EXIT_KSI_FAILED and "is not writable" in res.stderr
 
 
 def test_kind_create_failure_is_reported_with_its_phase(world):
     res = world.ksi("run", PROBE, "x", env={"KSI_FAKE_FAIL": "kind-create"})
-    assert res.returncode == 4
+    assert res.returncode == C.EXIT_KSI_FAILED
+    assert res.stderr.splitlines()[-1] == ("ksi: exit 125: ksi failed (bring-up), not the "
+                                           "workload")
     error = [l for l in res.stderr.splitlines() if l.startswith("ERROR:")]
     assert len(error) == 1 and "phase create cluster" in error[0] and "kind create cluster" in error[0]
 
 
 def test_a_node_that_never_becomes_ready_times_out_clearly(world):
     res = world.ksi("run", "--timeout", "3", PROBE, "x", env={"KSI_FAKE_FAIL": "node-never-ready"})
-    assert res.returncode == 6
+    assert res.returncode == C.EXIT_TIMEOUT
+    assert res.stderr.splitlines()[-1] == ("ksi: exit 124: ksi gave up on time (phase wait for "
+                                           "nodes), not the workload")
     error = [l for l in res.stderr.splitlines() if l.startswith("ERROR:")][0]
     assert "phase wait for nodes" in error and "not Ready after 3s" in error
     assert "✓ delete cluster" in res.stderr
@@ -365,3 +462,55 @@ def test_a_successful_run_keeps_no_diagnostics_unless_asked(world):
     res = world.ksi("run", "--collect-logs", PROBE, str(world.base / "b"))
     assert res.returncode == 0, res.stderr
     assert len(_diagnostics(world)) == 1
+
+
+# --- how the workload is run -----------------------------------------------------------------------
+
+def test_an_executable_workload_runs_by_its_shebang(world):
+    script = world.base / "work" / "w.py"
+    script.write_text("#!/usr/bin/env python3\nimport os, sys\n"
+                      "print(sys.argv[1:], os.environ['KSI_NAMESPACE'])\nsys.exit(3)\n")
+    script.chmod(0o755)
+    res = world.ksi("run", str(script), "a b")
+    assert res.returncode == 3, res.stderr
+    assert res.stdout == "['a b'] ksi-workload\n"
+    assert "syntax error" not in res.stderr
+
+
+def test_a_script_that_is_not_executable_runs_with_bash(world):
+    script = world.base / "work" / "w.sh"
+    script.write_text("[[ -n $BASH_VERSION ]] && echo bash $1\n")  # no shebang, mode 0644
+    res = world.ksi("run", str(script), "yes")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "bash yes\n"
+
+
+def test_a_shebang_naming_a_missing_interpreter_is_127_before_bring_up(world):
+    script = world.base / "work" / "w.py"
+    script.write_text("#!/nonexistent/python9\nprint(1)\n")
+    script.chmod(0o755)
+    res = world.ksi("run", str(script))
+    assert res.returncode == C.EXIT_NOT_FOUND, res.stderr
+    assert "its shebang names /nonexistent/python9, which does not exist" in res.stderr
+    assert res.stderr.splitlines()[-1] == ("ksi: exit 127: the workload was not found; it did "
+                                           "not run")
+    assert not world.containers()
+
+
+@pytest.mark.parametrize("workload_code,code", [(0, C.EXIT_KSI_FAILED), (3, 3)])
+def test_a_cluster_that_cannot_be_deleted_after_the_workload(world, workload_code, code):
+    res = world.ksi("run", PROBE, str(world.base / "out"), str(workload_code),
+                    env={"KSI_FAKE_FAIL": "kind-delete"})
+    assert res.returncode == code, res.stderr
+    assert "could not delete cluster ksi-p" in res.stderr
+    last = res.stderr.splitlines()[-1]
+    if workload_code == 0:  # ksi's failure, said to come after a successful workload
+        assert last == "ksi: exit 125: ksi failed (could not delete) after the workload exited 0"
+        [job] = world.shared.glob("jobs/*")
+        outcome = json.loads((job / "outcome.json").read_text())
+        assert (outcome["exit_code"], outcome["whose"], outcome["cause"]) == (
+            125, "ksi", "could not delete")
+    else:  # the workload's failure is the one to report
+        assert last == "ksi: exit 3 is the workload's"
+    cleanup = world.ksi("delete", "--stale")
+    assert cleanup.returncode == 0 and "deleted ksi-p" in cleanup.stdout, cleanup.stderr

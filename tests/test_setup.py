@@ -457,8 +457,10 @@ def test_run_populates_the_prefix_and_a_second_run_is_all_already_done(fake: Fak
             "carol:100000:65536\nalice:165536:65536\nbob:231072:65536\n"
     assert sorted(p.name for p in (r / "var/lib/systemd/linger").iterdir()) == ["alice", "bob"]
     calls = fake.calls()
-    assert "apt-get install -y -q --no-install-recommends uidmap dbus-user-session iptables " \
-           "kmod procps curl ca-certificates tar gzip" in calls
+    # then a Python >= 3.11 with venv: python3 python3-venv, or python3.11 on Ubuntu 22.04
+    assert any(c.startswith("apt-get install -y -q --no-install-recommends uidmap "
+                            "dbus-user-session iptables kmod procps curl ca-certificates tar gzip "
+                            "python3") and c.endswith("-venv") for c in calls), calls
     assert "systemctl daemon-reload" in calls
     assert "modprobe -a ip_tables ip6_tables iptable_nat ip6table_nat wireguard" in calls
     assert f"sysctl -q -p {r}/etc/sysctl.d/90-ksi.conf" in calls
@@ -606,8 +608,12 @@ def test_every_workload_has_a_readme_and_an_sbatch() -> None:
     for d in WORKLOAD_DIRS:
         readme = (d / "README.md").read_text()
         sbatch = (d / f"{d.name}.sbatch").read_text()
-        command = re.search(r"^srun ksi run (workloads/\S+)", sbatch, re.MULTILINE)
-        assert command, f"{d.name}.sbatch does not `srun ksi run` a workload"
+        # as `ksi submit` renders it: ksi by its absolute path, --kill-on-bad-exit=0
+        command = re.search(r'^srun --kill-on-bad-exit=0 "\$KSI" run (workloads/\S+)', sbatch,
+                            re.MULTILINE)
+        assert command, f"{d.name}.sbatch does not `srun ... ksi run` a workload"
+        assert re.search(r"^KSI=\$\(command -v ksi\) \|\| ", sbatch, re.MULTILINE)
+        assert "## Images" in readme, f"{d.name}/README.md does not say which images it needs"
         assert (ROOT / command.group(1)).is_file(), command.group(1)
         assert f"ksi run {command.group(1)}" in readme
         assert "srun -N" in readme and f"sbatch workloads/{d.name}/{d.name}.sbatch" in readme
@@ -668,3 +674,35 @@ def test_spread_fails_when_the_job_fails(fake: Fake) -> None:
     result = run([str(WORKLOADS / "spread" / "spread.sh")], env)
     assert result.returncode == 1
     assert "the Job did not complete (succeeded 1/2, failed 1)" in result.stderr
+
+
+# --- installing ksi (the Python part) ------------------------------------------------------------
+INSTALL = SETUP / "install-ksi.sh"
+
+
+def test_install_ksi_plans_a_venv_with_python_3_11_and_ksi_on_the_login_path(tmp_path) -> None:
+    env = {"HOME": str(tmp_path), "PATH": "/usr/local/bin:/usr/bin:/bin", "DRY_RUN": "1"}
+    result = subprocess.run([str(INSTALL)], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    version = re.search(r"^Python: (\d+)\.(\d+)\.\d+ at /", out, re.MULTILINE)
+    assert version and (int(version[1]), int(version[2])) >= (3, 11), out
+    venv = tmp_path / ".local/share/ksi/venv"
+    assert f"would run: {venv}/bin/python -m pip install -q --upgrade {ROOT}\n" in out
+    assert f"would run: ln -sfn {venv}/bin/ksi {tmp_path}/.local/bin/ksi\n" in out
+    # a fresh home without the distributions' ~/.profile: the login PATH gets ~/.local/bin
+    assert f"would add to {tmp_path}/.profile: export PATH=\"{tmp_path}/.local/bin:$PATH\"" in out
+    assert not (tmp_path / ".local").exists() and not (tmp_path / ".profile").exists()
+
+
+def test_install_ksi_refuses_a_python_older_than_3_11(tmp_path) -> None:
+    old = tmp_path / "python3.10"
+    old.write_text("#!/bin/sh\nexit 1\n")  # what `sys.version_info < (3, 11)` makes it say
+    old.chmod(0o755)
+    env = {"HOME": str(tmp_path), "PATH": f"{tmp_path}:/usr/bin:/bin", "KSI_PYTHON": str(old)}
+    result = subprocess.run([str(INSTALL)], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"install-ksi.sh: no Python >= 3.11 with venv found (tried "
+                                    f"{old}); install one as in setup/README.md (RHEL 9: dnf "
+                                    "install python3.11 python3.11-pip;")
+    assert not (tmp_path / ".local").exists()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ksi import constants as C
 from tests.conftest import WORKLOADS
 
 PROBE = str(WORKLOADS / "probe.sh")
@@ -29,7 +30,7 @@ def test_without_ipv6_only_nerdctl_2_3_can_publish_the_api_server(world, version
     if works:
         assert res.returncode == 0, res.stderr
     else:
-        assert res.returncode == 4, res.stderr
+        assert res.returncode == C.EXIT_KSI_FAILED, res.stderr  # bring-up failed
         assert "open /proc/net/tcp6: no such file or directory" in res.stderr
         assert "✓ delete cluster" in res.stderr
 

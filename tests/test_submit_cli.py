@@ -106,6 +106,21 @@ def test_a_bad_workload_is_one_error_line_exit_2(work, make, message):
     assert res.stderr == message.format(p=path) + "\n"
 
 
+@pytest.mark.parametrize("bad", ["bad", "1:2:3:4", "1h", "2-", ""])
+def test_a_bad_time_limit_is_refused_even_with_print(work, bad):
+    res = submit("--print", "--time", bad, "workloads/hello.sh")
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.startswith(f"ERROR: --time {bad!r} is not a Slurm time limit (use minutes")
+
+
+@pytest.mark.parametrize("good", ["30", "30:00", "2:00:00", "1-12", "1-12:30", "1-0:0:1",
+                                  "UNLIMITED"])
+def test_every_slurm_time_format_is_taken(work, good):
+    res = submit("--print", "--time", good, "workloads/hello.sh")
+    assert res.exit_code == 0, res.stderr
+    assert f"#SBATCH --time={good}\n" in res.stdout
+
+
 def test_a_line_break_in_an_sbatch_value_is_refused(work):
     res = submit("--print", "-J", "a\nb", "workloads/hello.sh")
     assert res.exit_code == 2

@@ -86,13 +86,15 @@ def test_a_fault_in_one_teardown_step_stops_no_other(inside: World, monkeypatch,
     # the world fixture: nothing left behind (cluster, run files, record, claims, lock, secret)
 
 
-def test_a_bug_in_a_step_still_tears_down_and_exits_8(inside: World, monkeypatch, capsys):
+def test_a_bug_in_a_step_still_tears_down_and_exits_125(inside: World, monkeypatch, capsys):
     def broken(self: Member) -> None:
         raise ZeroDivisionError("injected")
 
     monkeypatch.setattr(Member, "_credentials", broken)
     with pytest.raises(InternalError) as raised:
         run_member(options(inside))
+    # ksi run: 125, ksi failed (internal error); other commands: 8
+    assert (raised.value.run_code, raised.value.cause) == (125, "internal error")
     assert raised.value.exit_code == 8
     assert raised.value.one_line().startswith(
         "ERROR: [node ") and "phase credentials] internal error: ZeroDivisionError" in \

@@ -1,4 +1,9 @@
-"""What every command shares: turning a ``KsiError`` into one line and an exit code."""
+"""What every command shares: turning a ``KsiError`` into one line and an exit code.
+
+``reports_errors`` is for the commands that run no workload (short codes, ``constants``);
+``runs_workload`` is for ``ksi run`` (the command-wrapper codes of ``ksi.exits``, and a closing
+line saying whose code it is).
+"""
 
 from __future__ import annotations
 
@@ -42,3 +47,44 @@ def _echo_err(line: str) -> None:
     except (OSError, ValueError):
         silence(sys.stderr)
 
+
+def runs_workload(func: F) -> F:
+    """``ksi run``'s ending: exit with the workload's code or ksi's (``ksi.exits``), print the
+    one ``ERROR:`` line (the story with -v), and always a closing line saying whose code it is."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ksi import constants as C
+        from ksi import exits
+        from ksi.errors import InternalError, KsiError
+
+        verbose = bool(kwargs.get("verbose"))
+        try:
+            code = func(*args, **kwargs)
+        except BrokenPipeError:
+            # stdout closed early (`ksi run --dry-run w.sh | head -c 1`): stop as a tool killed
+            # by SIGPIPE does, 128+13 -- not click's exit 1, which would read as the workload's
+            import signal
+
+            from ksi.progress import silence
+
+            silence(sys.stdout)
+            code = C.EXIT_SIGNAL_BASE + signal.SIGPIPE
+            _echo_err(f"ksi: exit {code}: ksi's stdout was closed (SIGPIPE)")
+            sys.exit(code)
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
+            raise
+        except Exception as exc:  # a KsiError, or a bug: one line, the story only with -v
+            error = exc if isinstance(exc, KsiError) else InternalError.from_exception(exc)
+            _echo_err(error.one_line())
+            if verbose and error.detail:
+                _echo_err(error.detail)
+            _echo_err(exits.error_line(error))
+            sys.exit(error.run_code)
+        if kwargs.get("dry_run"):
+            _echo_err(f"ksi: exit {code}: dry run, no workload ran")
+        else:
+            _echo_err(exits.workload_line(code))
+        sys.exit(code)
+
+    return wrapper  # type: ignore[return-value]

@@ -15,7 +15,7 @@ def images() -> None:
     """The image cache for nodes without internet (<shared-dir>/images)."""
 
 
-@images.command()
+@images.command(short_help="Pull images and save them into the cache.")
 @click.argument("refs", nargs=-1, metavar="IMAGE...")
 @click.option("--shared-dir", envvar=C.ENV["shared_dir"], type=click.Path(path_type=Path),
               default=Path("~/.ksi"), show_default=True,

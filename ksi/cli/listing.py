@@ -19,9 +19,13 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 def _all_nodes(shared_dir: Path, job_state: Callable[[str], str | None]) -> None:
     """One row per member of every live job step with a job directory in ``shared_dir``."""
+    from ksi.errors import UsageError
     from ksi.registry import LIVE_JOB_STATES
     from ksi.rendezvous import read_members
 
+    if not shared_dir.is_dir():
+        raise UsageError(f"the shared directory {shared_dir} does not exist",
+                         hint="pass the --shared-dir that `ksi run` used")
     rows: list[tuple[str, ...]] = [("JOB", "RANK", "NODE", "CLUSTER", "STATUS")]
     for job_dir in sorted((shared_dir / "jobs").glob("*.*")):
         job_id = job_dir.name.split(".")[0]

@@ -22,7 +22,9 @@ def report(jobdir: Path, png: Path | None, as_json: bool, verbose: bool) -> None
 
     JOBDIR is a job directory (~/.ksi/jobs/JOB.STEP, see --shared-dir of `ksi run`) or the
     events.jsonl in it.  Prints one row per phase (seconds per member, and the slowest) and
-    draws a timeline with one lane per member (needs matplotlib: pip install 'ksi[report]').
+    draws a timeline with one lane per member (needs matplotlib; ksi says how to install it).
+    With --json only the JSON is printed: no timeline is drawn unless --png names one.  --png
+    writes into an existing directory only.
     """
     import json
 
@@ -39,12 +41,14 @@ def report(jobdir: Path, png: Path | None, as_json: bool, verbose: bool) -> None
         click.echo(json.dumps(rep.as_json(summary, source, malformed), indent=1))
     else:
         click.echo(rep.format_table(summary), nl=False)
+    if as_json and png is None:
+        return  # a machine asked for data: write nothing next to the events
     target = png.expanduser() if png is not None else source.parent / rep.TIMELINE_FILE
     title = rep.title(source, summary)
     try:
         rep.draw_timeline(events, target, title=title)
     except rep.MatplotlibMissing:
-        click.echo(f"no timeline: matplotlib is missing ({rep.PNG_HINT} to draw it)", err=True)
+        click.echo(f"no timeline: matplotlib is missing (`{rep.png_hint()}` to draw it)", err=True)
         return
     except OSError as exc:
         raise UsageError(f"cannot write the timeline {target}: {exc.strerror or exc}",

@@ -7,13 +7,22 @@ from pathlib import Path
 import click
 
 from ksi import constants as C
-from ksi.cli._common import reports_errors
+from ksi.cli._common import runs_workload
+from ksi.cli._types import Seconds
 
 E = C.ENV
 
 
-@click.command(context_settings={"ignore_unknown_options": True,
-                                 "allow_interspersed_args": False})
+#: The API server refuses a TokenRequest longer than 2^32 s (k8s.io/kubernetes
+#: pkg/apis/authentication/validation: expirationSeconds "may not specify a duration larger than
+#: 2^32 seconds"); refuse it before a cluster is made.
+MAX_TOKEN_TTL = 2**32
+
+
+# Options stop at WORKLOAD: everything after it is the workload's (allow_interspersed_args off),
+# and an unknown option before it is an error with click's "Did you mean" (no
+# ignore_unknown_options, which would take `--prot` for the workload).
+@click.command(context_settings={"allow_interspersed_args": False})
 @click.argument("workload", type=click.Path(path_type=Path))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--workdir", envvar=E["workdir"], type=click.Path(path_type=Path),
@@ -24,7 +33,7 @@ E = C.ENV
 @click.option("--port", envvar=E["port"], type=int, default=None,
               help=f"Host port mapped to the same NodePort (30000-32767); exported as K8S_PORT. "
               f"Default: a free one. [env {E['port']}]")
-@click.option("--timeout", envvar=E["timeout"], type=click.FloatRange(min=1), default=C.DEFAULT_TIMEOUT,
+@click.option("--timeout", envvar=E["timeout"], type=Seconds(min=1), default=C.DEFAULT_TIMEOUT,
               show_default=True, help=f"Seconds allowed for bring-up. [env {E['timeout']}]")
 @click.option("--keep", envvar=E["keep"], is_flag=True,
               help=f"Leave the cluster running for debugging (delete it with `ksi delete NAME`). "
@@ -38,20 +47,20 @@ E = C.ENV
 @click.option("--api-address", envvar=E["api_address"], default=None,
               help=f"Address the API server is published on. Default: the node's Slurm "
               f"NodeAddr, else its host address. [env {E['api_address']}]")
-@click.option("--grace", envvar=E["grace"], type=click.FloatRange(min=0), default=C.DEFAULT_GRACE,
+@click.option("--grace", envvar=E["grace"], type=Seconds(min=0), default=C.DEFAULT_GRACE,
               show_default=True, help=f"Seconds between SIGTERM and SIGKILL for the workload. "
               f"[env {E['grace']}]")
-@click.option("--token-ttl", envvar=E["token_ttl"], type=click.IntRange(min=C.MIN_TOKEN_TTL),
+@click.option("--token-ttl", envvar=E["token_ttl"], type=click.IntRange(min=C.MIN_TOKEN_TTL, max=MAX_TOKEN_TTL),
               default=None, help=f"Token lifetime in seconds. Default: the job's remaining time, "
               f"else {C.DEFAULT_TOKEN_TTL}. [env {E['token_ttl']}]")
 @click.option("--federation/--no-federation", envvar=E["federation"], default=True,
               show_default=True, help=f"Join the members' clusters with Liqo (multi-node). "
               f"[env {E['federation']}]")
-@click.option("--teardown-margin", envvar=E["teardown_margin"], type=click.FloatRange(min=0),
+@click.option("--teardown-margin", envvar=E["teardown_margin"], type=Seconds(min=0),
               default=C.TEARDOWN_MARGIN, show_default=True,
               help=f"Inside a job with a time limit, stop the workload and tear down this many "
               f"seconds before the limit. [env {E['teardown_margin']}]")
-@click.option("--teardown-timeout", envvar=E["teardown_timeout"], type=click.FloatRange(min=1),
+@click.option("--teardown-timeout", envvar=E["teardown_timeout"], type=Seconds(min=1),
               default=C.TEARDOWN_TIMEOUT, show_default=True,
               help=f"Seconds the whole teardown may take; keep it below Slurm's KillWait "
               f"(`scontrol show config | grep KillWait`). [env {E['teardown_timeout']}]")
@@ -61,7 +70,8 @@ E = C.ENV
 @click.option("--load-image", "load_images", envvar=E["load_images"], multiple=True,
               type=click.Path(path_type=Path),
               help=f"Image archive (from `nerdctl save` or `ksi images save`) to load into every "
-              f"member's cluster; repeatable. [env {E['load_images']}, space-separated]")
+              f"member's cluster; repeatable. [env {E['load_images']}, several separated by ':' "
+              f"as in PATH]")
 @click.option("--bypass4netns", envvar=E["bypass4netns"], is_flag=True,
               help=f"Start kind's node containers with bypass4netns (needs bypass4netnsd). "
               f"[env {E['bypass4netns']}]")
@@ -74,22 +84,32 @@ E = C.ENV
               f"[env {E['liqo_set']}, space-separated]")
 @click.option("-v", "--verbose", envvar=E["verbose"], is_flag=True,
               help=f"Show every command ksi runs and the full errors. [env {E['verbose']}]")
-@reports_errors
+@runs_workload
 def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: int | None,
         timeout: float, keep: bool, dry_run: bool, shared_dir: Path, api_address: str | None,
         grace: float, token_ttl: int | None, federation: bool, teardown_margin: float,
-        teardown_timeout: float, collect_logs: bool, load_images: tuple[Path, ...], bypass4netns: bool,
-        liqo_chart: Path | None, liqo_set: tuple[str, ...], verbose: bool) -> None:
-    """Run WORKLOAD (a bash script using kubectl) against an ephemeral cluster.
+        teardown_timeout: float, collect_logs: bool, load_images: tuple[Path, ...],
+        bypass4netns: bool, liqo_chart: Path | None, liqo_set: tuple[str, ...],
+        verbose: bool) -> int:
+    """Run WORKLOAD (a script using kubectl) against an ephemeral cluster.
 
     \b
+    Options go before WORKLOAD; everything after it (ARGS, options too) is the workload's.
     Under srun, every node of the step gets a cluster and the clusters are joined with Liqo;
     the script runs once, on the leader, with K8S_CLUSTER_NAME, K8S_CLUSTER_API,
     K8S_CLUSTER_API_TOKEN, K8S_CLUSTER_CA, K8S_PORT, KUBECONFIG and KSI_NAMESPACE set.
-    ksi exits with the script's exit code; see README.md for ksi's own codes.
-    """
-    import sys
+    An executable WORKLOAD runs by its shebang (#!/usr/bin/env python3); one that is not
+    executable runs with bash.
 
+    \b
+    Exit code (as timeout(1) and env(1)); the last line on stderr says whose it is:
+      0-123  the workload's own exit code
+      124    ksi gave up on time (--timeout, or the job's time limit came near)
+      125    ksi failed (bad input, missing tool, bring-up, member, could not delete)
+      126    the workload cannot be run      127  the workload was not found
+      128+N  ksi was stopped by signal N (130 Ctrl-C, 143 SIGTERM)
+    A workload's own 124-255 passes through unchanged.
+    """
     from ksi.orchestrator import run_member
     from ksi.plan import RunOptions
 
@@ -101,4 +121,4 @@ def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: 
                       collect_logs=collect_logs,
                       load_images=load_images, bypass4netns=bypass4netns,
                       liqo_chart=liqo_chart, liqo_set=liqo_set)
-    sys.exit(run_member(opts))
+    return run_member(opts)

@@ -9,6 +9,7 @@ import click
 
 from ksi import constants as C
 from ksi.cli._common import reports_errors
+from ksi.cli._types import Seconds
 
 E = C.ENV
 
@@ -36,7 +37,7 @@ def _absolute(path: Path) -> str:
               f"(sbatch --signal=TERM@N); 0: none. [env {E['signal_margin']}]")
 @click.option("--sbatch-arg", "sbatch_args", multiple=True, metavar="ARG",
               help="One more sbatch argument, e.g. --sbatch-arg=--mem=8G; repeatable.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=None,
+@click.option("--timeout", type=Seconds(min=1), default=None,
               help="ksi run --timeout: seconds allowed for bring-up.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="ksi run --workdir: directory mounted at /app. Default: the directory "
@@ -78,7 +79,8 @@ def submit(workload: Path, args: tuple[str, ...], nodes: int, time_limit: str,
     for archive in load_images:
         run_args += ["--load-image", _absolute(archive)]
     opts = sub.SubmitOptions(
-        workload=sub.check_workload(workload), args=args, nodes=nodes, time=time_limit,
+        workload=sub.check_workload(workload), args=args, nodes=nodes,
+        time=sub.check_time(time_limit),
         job_name=job_name or "", output=output, partition=partition, account=account,
         signal_margin=signal_margin, sbatch_args=sbatch_args, run_args=tuple(run_args))
     script = sub.render_script(opts)

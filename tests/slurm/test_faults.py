@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from ksi import constants as C
 from tests.conftest import alive, wait_for
 from tests.slurm.kit import NODES, ONNODE, PROBE, SLEEPER, SlurmWorld
 
@@ -115,15 +116,15 @@ CASES = [
          bound=60),
     # --- tools failing or hanging -------------------------------------------------------------
     Case("fail-kind-create", "`kind create cluster` fails on one node",
-         "that member exits 4, the others 5, naming node2", code=5,
+         "every member exits 125 (ksi failed), naming node2", code=C.EXIT_KSI_FAILED,
          env={"KSI_FAKE_FAIL": "kind-create@node2"}, error="node2"),
     Case("fail-liqo-install", "`liqoctl install` fails on one node",
-         "that member exits 4, the others 5, naming node2", code=5,
+         "every member exits 125 (ksi failed), naming node2", code=C.EXIT_KSI_FAILED,
          env={"KSI_FAKE_FAIL": "liqo-install@node2"}, error="node2"),
-    Case("fail-liqo-peer", "`liqoctl peer` fails", "all stop, naming the peering", code=5,
+    Case("fail-liqo-peer", "`liqoctl peer` fails", "all stop, naming the peering", code=C.EXIT_KSI_FAILED,
          env={"KSI_FAKE_FAIL": "liqo-peer"}, error="peer"),
     Case("hang-kind-create", "`kind create cluster` hangs past --timeout",
-         "stopped at the timeout, exit 6 on that node", args=("--timeout", "8"),
+         "stopped at the timeout, exit 124 on that node", args=("--timeout", "8"),
          env={"KSI_FAKE_HANG": "kind-create@node2"}, error="node2", bound=45),
     Case("hang-liqo-peer", "`liqoctl peer` hangs past --timeout", "stopped at the timeout",
          args=("--timeout", "10"), env={"KSI_FAKE_HANG": "liqo-peer"}, error="peer", bound=45),
@@ -136,7 +137,7 @@ CASES = [
          workload=("sleeper", "ignore"), when=workload_started, action="scancel", bound=25),
     # --- the time limit -----------------------------------------------------------------------
     Case("time-limit-margin", "the job's time limit, ksi's own margin (--teardown-margin 50)",
-         "ksi stops the workload 50 s before the limit and tears down; exit 6",
+         "ksi stops the workload 50 s before the limit and tears down; exit 124",
          srun=("-t", "1"), args=("--teardown-margin", "50"), workload=("sleeper",),
          error="time limit is near", bound=45, from_start=True),
     Case("time-limit-signal", "the job's time limit with --signal=TERM@50 (no margin)",
@@ -151,8 +152,8 @@ CASES = [
     Case("unshared-dir", "--shared-dir differs per node (not in fact shared)",
          "every member times out naming the missing ranks", args=("--timeout", "8"),
          env={"KSI_TEST_UNSHARED": "1"}, error="never arrived", bound=45),
-    Case("unwritable-dir", "--shared-dir cannot be created", "exit 2 before anything is made",
-         args=("--shared-dir", "/proc/ksi-shared"), code=2, error="cannot create"),
+    Case("unwritable-dir", "--shared-dir cannot be created", "exit 125 (bad input) before anything is made",
+         args=("--shared-dir", "/proc/ksi-shared"), code=C.EXIT_KSI_FAILED, error="cannot create"),
     Case("spaces-in-path", "--shared-dir and --workdir with spaces", "works",
          args=("--shared-dir", "{base}/my shared dir", "--workdir", "{base}/my work"), code=0),
 ]
@@ -208,7 +209,7 @@ def test_fault(sw, case, fault_table):
         assert errors, err
         assert all(case.error in line for line in errors), errors
     for line in errors:  # every error says where it happened
-        assert line.startswith(("ERROR: [node ", "ERROR: the shared")) or case.code == 2, line
+        assert line.startswith(("ERROR: [node ", "ERROR: the shared", "ERROR: cannot create")), line
     sw.wait_gone(job)
     # a guardian deletes what a SIGKILLed member left; then nothing may be left anywhere
     wait_for(lambda: not sw.world.containers(), 30, "every cluster to be deleted")

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from ksi import constants as C
 from tests.conftest import alive, wait_for
 from tests.slurm.kit import ONNODE, PROBE, SLEEPER
 
@@ -107,10 +108,11 @@ def test_a_member_failing_during_bring_up_stops_every_member_fast(sw):
                   env={"KSI_FAKE_FAIL": f"kind-create@{sw.node(2)}",
                        "KSI_FAKE_KIND_CREATE_SECONDS": "1"})
     assert time.monotonic() - t0 < 40
-    # srun exits with the highest task exit code: 5 (another member failed) from the others,
-    # 4 (bring-up failed) from the member that failed
-    assert res.returncode == 5, res.stderr
-    assert f"{sw.node(2)}: task 1: Exited with exit code 4" in res.stderr
+    # every member exits 125 (ksi failed: bring-up on node2, "member" on the others)
+    assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
+    assert f"{sw.node(2)}: task 1: Exited with exit code 125" in res.stderr
+    assert "ksi: exit 125: ksi failed (bring-up), not the workload" in res.stderr
+    assert "ksi: exit 125: ksi failed (member), not the workload" in res.stderr
     errors = error_lines(res.stderr)
     assert len(errors) == 3, res.stderr
     assert all(sw.node(2) in line and "create cluster" in line for line in errors), errors

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ksi import constants as C
+
 from ksi.environment import with_no_proxy
 from ksi.errors import CommandError
 from ksi.images import archive_name
@@ -30,9 +32,10 @@ def test_a_command_error_without_an_error_line_shows_the_last_line():
     assert err.message == "`liqoctl peer` failed with exit code 1: boom"
 
 
-def test_a_timed_out_command_is_exit_6():
+def test_a_timed_out_command_is_ksi_run_exit_124():
     err = CommandError(["kind", "create", "cluster"], -15, "", "", timed_out=True)
-    assert err.exit_code == 6 and err.message == "`kind create cluster` did not finish in time"
+    assert err.run_code == C.EXIT_TIMEOUT == 124 and err.cause == "time"
+    assert err.exit_code == C.CMD_TIMEOUT and err.message == "`kind create cluster` did not finish in time"
 
 
 def test_no_proxy_is_extended_only_when_a_proxy_is_set():
@@ -55,8 +58,9 @@ def test_a_guardian_marks_a_dead_leader_failed_and_ends_the_run(tmp_path):
     record = json.loads((members / "0.json").read_text())
     assert record["status"] == "failed" and record["error"] == "was killed on node1"
     outcome = json.loads((tmp_path / "outcome.json").read_text())
-    assert outcome == {"status": "failed", "exit_code": 5,
-                       "error": "the leader (rank 0 on node1) was killed on node1"}
+    assert outcome == {"status": "failed", "exit_code": C.EXIT_KSI_FAILED,
+                       "error": "the leader (rank 0 on node1) was killed on node1",
+                       "whose": "ksi", "cause": "member"}
 
 
 def test_a_member_that_finished_is_not_marked_dead(tmp_path):
