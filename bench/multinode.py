@@ -50,10 +50,12 @@ def one_run(env: dict[str, str], base: Path, nodes: int) -> tuple[float, dict[st
     if seen != nodes:
         sys.exit(f"srun -N{nodes}: the workload saw {seen} nodes")
     phases: dict[str, float] = {}
-    events = sorted((base / "shared" / "jobs").glob("*/events.jsonl"),
-                    key=lambda p: p.stat().st_mtime)[-1]
-    leader = json.loads((events.parent / "leader.json").read_text())["rank"]
-    for line in events.read_text().splitlines():
+    from ksi.rendezvous import LEADER_FILE, event_files, job_dirs
+
+    job = sorted(job_dirs(base / "shared"), key=lambda p: p.stat().st_mtime)[-1]
+    leader = json.loads((job / LEADER_FILE).read_text())["rank"]
+    lines = [line for f in event_files(job) for line in f.read_text().splitlines()]
+    for line in lines:
         event = json.loads(line)
         if event.get("rank") == leader and "phase" in event:
             phases[event["phase"]] = phases.get(event["phase"], 0.0) + event["duration"]

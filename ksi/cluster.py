@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ksi import registry
 from ksi.paths import runtime_root, write_private
-from ksi.plan import RunPlan
+from ksi.plan import RunPlan, kind_kubeconfig_in, run_dir_for
 from ksi.templates import render
 from ksi.tools.kind import Kind
 
@@ -63,7 +63,7 @@ def delete(kind: Kind, plan: RunPlan, timeout: float) -> None:
 def kubeconfig_for(name: str, record: registry.Record | None) -> Path:
     """kind's admin kubeconfig of ``name`` (kind removes the cluster's context from it)."""
     if record is not None:
-        candidate = Path(record.run_dir) / "kind.kubeconfig"
+        candidate = kind_kubeconfig_in(Path(record.run_dir))
         if candidate.parent.is_dir():
             return candidate
     return runtime_root() / "orphans.kubeconfig"
@@ -88,6 +88,6 @@ def teardown(kind: Kind, name: str, record: registry.Record | None, *, timeout: 
         shutil.rmtree(record.run_dir, ignore_errors=True)
         if job_files and record.job_dir:
             forget_member(Path(record.job_dir), record.rank, leader=record.leader)
-    shutil.rmtree(runtime_root() / "runs" / name, ignore_errors=True)
+    shutil.rmtree(run_dir_for(runtime_root(), name), ignore_errors=True)
     registry.remove(name)
     sweep_claims(runtime_root())

@@ -6,6 +6,8 @@ wins over the environment, the environment over the default.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # --- pinned versions ---------------------------------------------------------------------------
 #: kind v0.29.0's node image for Kubernetes v1.33.1, pinned by digest (kind release notes).
 DEFAULT_NODE_IMAGE = (
@@ -22,6 +24,16 @@ WORKLOAD_NAMESPACE = "ksi-workload"
 NODEPORT_MIN, NODEPORT_MAX = 30000, 32767
 #: containerPort of the Liqo WireGuard gateway NodePort on followers (inside the cluster).
 GATEWAY_NODE_PORT = 30999
+
+#: The phases of ``ksi run`` in the order they run: the names of the progress lines and events
+#: (``ksi.progress``), of the steps that show them (``ksi.orchestrator``, ``ksi.bringup``) and
+#: of the rows and colours of ``ksi report``.
+PHASES = (
+    "rendezvous", "reap stale clusters", "load node image from cache", "create cluster",
+    "wait for nodes", "load images", "install Liqo", "wait for members", "peer",
+    "virtual nodes", "credentials", "offload namespace", "workload", "wait for leader",
+    "collect diagnostics", "delete cluster",
+)
 
 # --- environment variables (options) -------------------------------------------------------------
 ENV = {
@@ -52,6 +64,8 @@ ENV = {
 }
 
 # --- defaults ------------------------------------------------------------------------------------
+#: --shared-dir of every command: on a filesystem all nodes share (rendezvous, events, images)
+DEFAULT_SHARED_DIR = Path("~/.ksi")
 DEFAULT_TIMEOUT = 600.0  # seconds for the whole bring-up of one member
 DEFAULT_GRACE = 10.0  # seconds between SIGTERM and SIGKILL for the workload and tools
 DEFAULT_TOKEN_TTL = 24 * 3600  # seconds, outside Slurm (inside: the job's remaining time)

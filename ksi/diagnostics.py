@@ -31,14 +31,13 @@ BUDGET = 12.0
 QUICK_BUDGET = 3.0
 
 
-def collect(kind: Kind, plan: RunPlan, job_dir: Path, *, node: str, rank: int,
-            quick: bool = False, budget: float | None = None) -> Path:
-    """Save what there is to save about ``plan``'s cluster within ``budget`` seconds (default
-    ``BUDGET``, ``QUICK_BUDGET`` when ``quick``); return the directory."""
+def collect(kind: Kind, plan: RunPlan, out: Path, *, quick: bool = False,
+            budget: float | None = None) -> Path:
+    """Save what there is to save about ``plan``'s cluster into ``out`` (the member's directory
+    from ``JobDir.diagnostics_dir``) within ``budget`` seconds (default ``BUDGET``,
+    ``QUICK_BUDGET`` when ``quick``); return it."""
     started = time.monotonic()
     total = budget if budget is not None else (QUICK_BUDGET if quick else BUDGET)
-    out = private_dir(private_dir(job_dir / "diagnostics", what="diagnostics directory")
-                      / f"{node}-r{rank}", what="diagnostics directory")
     errors: list[str] = []
 
     def left() -> float:

@@ -49,12 +49,12 @@ def unit_name(cluster: str) -> str:
 
 def start(runner: Runner, cluster: str, env: dict[str, str]) -> str | None:
     """Start the guardian of ``cluster``; return None, or why it could not be started."""
-    passed = sorted(k for k in env if k in PASSED_ENV or k.startswith(PASSED_PREFIXES))
-    argv = ["systemd-run", "--user", "--unit", unit_name(cluster), "--collect", "--quiet",
-            *[f"--setenv={k}={env[k]}" for k in passed],
-            "--", sys.executable, "-m", "ksi.guardian", cluster]
+    from ksi.tools.systemd_run import SystemdRun
+
+    passed = {k: v for k, v in env.items() if k in PASSED_ENV or k.startswith(PASSED_PREFIXES)}
     try:
-        runner.run(argv, timeout=15, env=env)
+        SystemdRun(runner, env).start_unit(
+            unit_name(cluster), [sys.executable, "-m", "ksi.guardian", cluster], passed)
     except KsiError as exc:
         return exc.message
     return None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Callable
 
@@ -112,3 +113,26 @@ class Loader:
         if self._thread is not None and self._thread.is_alive():
             self._stop.request()
             self._thread.join(timeout)
+
+
+def load_node_image(runner: Runner, env: dict[str, str], shared_dir: Path, image: str, *,
+                    phase: Callable[[str], AbstractContextManager[None]],
+                    say: Callable[[str], None]) -> str:
+    """``ksi run``: load the kind node image from the cache when this node lacks it; return the
+    reference to use.  Best effort: on failure kind tries to pull, and says so if it cannot."""
+    nerdctl = Nerdctl(runner, env)
+    try:
+        archive = cached_archive(shared_dir, image)
+        if archive is None or nerdctl.image_present(image):
+            return image  # nothing cached, or nothing to do: kind pulls if it must
+        with phase("load node image from cache"):
+            nerdctl.load(archive, timeout=LOAD_TIMEOUT)
+        say(f"loaded {image} from {archive}")
+        tagged = image.split("@", 1)[0]
+        if tagged != image and not nerdctl.image_present(image):
+            # an archive keeps the tag, not the digest it was pulled by (docker-archive
+            # RepoTags); the cache was filled from the pinned reference, so use the tag
+            return tagged
+    except KsiError as exc:
+        say(f"warning: could not load the node image from the cache: {exc.message}")
+    return image

@@ -178,4 +178,5 @@ def user_kubeconfig(context: str, creds: Credentials, namespace: str) -> str:
         }}],
         "preferences": {},
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    text: str = yaml.safe_dump(doc, sort_keys=False)
+    return text

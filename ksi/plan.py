@@ -53,7 +53,7 @@ class RunOptions:
     keep: bool = False
     dry_run: bool = False
     verbose: bool = False
-    shared_dir: Path = Path("~/.ksi")
+    shared_dir: Path = C.DEFAULT_SHARED_DIR
     api_address: str | None = None
     grace: float = C.DEFAULT_GRACE
     token_ttl: int | None = None
@@ -113,7 +113,7 @@ class RunPlan:
     @property
     def kind_kubeconfig(self) -> Path:
         """kind's own kubeconfig (admin client certificate): ksi's use only."""
-        return self.run_dir / "kind.kubeconfig"
+        return kind_kubeconfig_in(self.run_dir)
 
     @property
     def kubeconfig(self) -> Path:
@@ -125,8 +125,48 @@ class RunPlan:
         return self.run_dir / "ca.crt"
 
     @property
+    def shim_dir(self) -> Path:
+        """The nerdctl shim put first on kind's PATH for --bypass4netns."""
+        return self.run_dir / "shim"
+
+    @property
     def config_file(self) -> Path:
         return self.run_dir / "kind-config.yaml"
+
+
+@dataclass(frozen=True)
+class ClusterName:
+    """What a ksi cluster's name says about its owner: a job step's member, or a process."""
+
+    job: str | None = None
+    step: str | None = None
+    rank: int | None = None
+    pid: int | None = None
+
+    @property
+    def owner(self) -> str:
+        return f"job {self.job}.{self.step}" if self.job else "standalone"
+
+
+def parse_cluster_name(name: str) -> ClusterName | None:
+    """The one parser of the names ``cluster_name`` makes; None for any other name."""
+    match = JOB_NAME_RE.match(name)
+    if match:
+        return ClusterName(job=match["job"], step=match["step"], rank=int(match["rank"]))
+    match = STANDALONE_NAME_RE.match(name)
+    if match:
+        return ClusterName(pid=int(match["pid"]))
+    return None
+
+
+def run_dir_for(run_root: Path, name: str) -> Path:
+    """The node-local run directory of cluster ``name`` (0700; kubeconfigs, CA, kind config)."""
+    return run_root / "runs" / name
+
+
+def kind_kubeconfig_in(run_dir: Path) -> Path:
+    """kind's own kubeconfig (admin client certificate) in a run directory: ksi's use only."""
+    return run_dir / "kind.kubeconfig"
 
 
 def cluster_name(ctx: SlurmContext, pid: int, nonce: str) -> str:
@@ -185,6 +225,6 @@ def make_plan(
         k8s_port=k8s_port,
         pod_subnet=pod,
         service_subnet=service,
-        run_dir=run_root / "runs" / name,
+        run_dir=run_dir_for(run_root, name),
         gateway=gateway,
     )

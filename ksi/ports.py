@@ -13,6 +13,7 @@ import errno
 import os
 import random
 import socket
+import tempfile
 from pathlib import Path
 
 from ksi import constants as C
@@ -20,16 +21,21 @@ from ksi.errors import UsageError
 from ksi.paths import private_dir, remove_quietly
 
 
-def bindable(port: int, proto: str = "tcp", address: str = "0.0.0.0") -> bool:
-    """True when ``port`` can be bound on ``address`` right now."""
+def bind_error(port: int, proto: str = "tcp", address: str = "0.0.0.0") -> OSError | None:
+    """Why ``port`` cannot be bound on ``address`` right now; None when it can."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, kind) as sock:
         try:
             sock.bind((address, port))
-        except OSError:
-            return False
-    return True
+        except OSError as exc:
+            return exc
+    return None
+
+
+def bindable(port: int, proto: str = "tcp", address: str = "0.0.0.0") -> bool:
+    """True when ``port`` can be bound on ``address`` right now."""
+    return bind_error(port, proto, address) is None
 
 
 def kernel_port(proto: str = "tcp", address: str = "0.0.0.0") -> int:
@@ -52,20 +58,33 @@ class PortClaims:
         return self.dir / f"{proto}-{port}"
 
     def claim(self, port: int, proto: str) -> bool:
+        """Claim ``port``: True when this run now holds it.
+
+        The claim file appears whole, holding our pid, through ``link(2)`` of a private temp
+        file (atomic, fails when the name exists): a claim created empty and written afterwards
+        would look dead to a concurrent claimer in between, which would take it over too.
+        A claim whose owner is gone is taken over (two runs taking over the same dead claim at
+        the same instant can both win; kind then fails to publish the port for one of them,
+        and ``ksi run`` retries with new ports).
+        """
         path = self._path(port, proto)
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                if _claim_alive(path):
-                    return False
-                remove_quietly(path)  # its owner died: take it over
-                continue
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=self.dir)  # 0600
+        try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(str(os.getpid()))
-            self.held.append(path)
-            return True
-        return False
+            for _ in range(2):
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    if _claim_alive(path):
+                        return False
+                    remove_quietly(path)  # its owner died: take it over
+                    continue
+                self.held.append(path)
+                return True
+            return False
+        finally:
+            remove_quietly(Path(tmp))
 
     def pick(self, proto: str, address: str, low: int | None = None, high: int | None = None,
              tries: int = 200) -> int:
@@ -95,6 +114,8 @@ def sweep_claims(root: Path) -> list[str]:
     swept = []
     directory = root / "ports"
     for path in directory.iterdir() if directory.is_dir() else []:
+        if path.name.startswith("."):
+            continue  # a claim being made (see ``PortClaims.claim``)
         if not _claim_alive(path):
             remove_quietly(path)
             swept.append(path.name)

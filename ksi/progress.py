@@ -1,6 +1,6 @@
 """What the user sees while ksi works, and what it records for later.
 
-One line per phase on stderr, ``[node1 r0] ✓ create cluster (12.3s)`` (``✗`` when it failed),
+One line per phase (``constants.PHASES``) on stderr, ``[node1 r0] ✓ create cluster (12.3s)`` (``✗`` when it failed),
 a summary at the end, and the same facts as JSON lines (phase, node, rank, start, duration,
 outcome) in an events file that ``ksi report`` reads.  stdout belongs to the workload.  No line
 ever holds a credential: callers pass none, and ``redact`` guards what comes from tools.

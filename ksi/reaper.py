@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ksi import constants as C
 from ksi import registry
 from ksi.errors import KsiError
+from ksi.plan import parse_cluster_name
 from ksi.registry import JobState, Record
 from ksi.tools.kind import Kind
 
@@ -29,8 +30,8 @@ class Entry:
             return f"job {self.record.job_id}.{self.record.step_id}"
         if self.record is not None:
             return f"pid {self.record.pid}@{self.record.host}"
-        match = registry.JOB_NAME_RE.match(self.name)
-        return f"job {match['job']}.{match['step']}" if match else "standalone"
+        parsed = parse_cluster_name(self.name)
+        return parsed.owner if parsed is not None else "standalone"
 
     @property
     def age(self) -> str:

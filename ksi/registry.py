@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 from ksi.paths import private_dir, remove_quietly, runtime_root, write_private
-from ksi.plan import JOB_NAME_RE, STANDALONE_NAME_RE
+from ksi.plan import parse_cluster_name
+from ksi.slurm import LIVE_JOB_STATES
 
 
 @dataclass
@@ -92,21 +93,16 @@ def liveness(name: str, record: Record | None, job_state: "JobState") -> str:
             return "stale"
         if alive and record.job_id is None:
             return "alive"
-    match = JOB_NAME_RE.match(name)
-    if match:
-        state = job_state(match["job"])
+    parsed = parse_cluster_name(name)
+    if parsed is not None and parsed.job is not None:
+        state = job_state(parsed.job)
         if state is None:
             return "unknown"
         return "alive" if state in LIVE_JOB_STATES else "stale"
-    if STANDALONE_NAME_RE.match(name) and record is None:
+    if parsed is not None and record is None:
         return "unknown"
     return "alive" if record is not None else "unknown"
 
-
-#: A job still holding its allocation: STOPPED (scontrol suspend/SIGSTOP) and SUSPENDED jobs come
-#: back, their clusters must survive the reaper (Slurm src/common/slurm_protocol_defs.c).
-LIVE_JOB_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "STOPPED",
-                   "RESIZING", "REQUEUED", "SIGNALING", "STAGE_OUT"}
 
 #: job id -> Slurm state name, "GONE" when Slurm no longer knows it, None when it cannot say.
 JobState = Callable[[str], "str | None"]

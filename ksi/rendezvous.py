@@ -27,6 +27,11 @@ without lock support answers ENOLCK/ENOSYS; ksi then stops with an error naming 
 Not guaranteed: leader election across a network partition, and anything on a filesystem that
 is not in fact shared (``ksi doctor`` checks that; the missing-member timeout names it).
 
+Other files of the job directory: ``events/<rank>.jsonl`` (each member appends its phase events
+to its own file: ``open(2)`` warns that ``O_APPEND`` may corrupt a file several NFS clients
+append to; older runs wrote one ``events.jsonl``, which ``event_files`` still returns) and
+``diagnostics/<node>-r<rank>/``.  Every name of this layout is spelled in this module only.
+
 Every wait here is bounded and watches the shutdown flag.  Unreadable or foreign files in the
 directory are ignored with one warning each.
 """
@@ -50,6 +55,16 @@ from ksi.paths import private_dir, remove_quietly, write_private
 from ksi.signals import Shutdown
 
 STATUSES = ("joined", "cluster-ready", "liqo-ready", "federated", "done")
+# --- the layout of ``<shared-dir>/jobs/<job>.<step>/`` --------------------------------------------
+JOBS_DIR = "jobs"
+MEMBERS_DIR = "members"
+SECRETS_DIR = "secrets"
+EVENTS_DIR = "events"
+DIAGNOSTICS_DIR = "diagnostics"
+LEADER_LOCK = "leader.lock"
+LEADER_FILE = "leader.json"
+OUTCOME_FILE = "outcome.json"
+OLD_EVENTS_FILE = "events.jsonl"  # before per-member files; still read by ``ksi report``
 MEMBER_FILE_RE = re.compile(r"^(\d+)\.json$")
 POLL = 0.25
 
@@ -91,10 +106,10 @@ class JobDir:
     def __init__(self, shared_dir: Path, run_id: str, *, rank: int, members: int,
                  warn: Callable[[str], None]) -> None:
         root = private_dir(shared_dir, what="shared directory (--shared-dir)")
-        self.path = private_dir(private_dir(root / "jobs", what="jobs directory") / run_id,
+        self.path = private_dir(private_dir(root / JOBS_DIR, what="jobs directory") / run_id,
                                 what="job directory")
-        self.members_dir = private_dir(self.path / "members", what="members directory")
-        self.secrets_dir = private_dir(self.path / "secrets", what="secrets directory")
+        self.members_dir = private_dir(self.path / MEMBERS_DIR, what="members directory")
+        self.secrets_dir = private_dir(self.path / SECRETS_DIR, what="secrets directory")
         self.rank = rank
         self.members = members
         self.warn = warn
@@ -105,7 +120,20 @@ class JobDir:
     # --- election ----------------------------------------------------------------------------
     @property
     def lock_path(self) -> Path:
-        return self.path / "leader.lock"
+        return self.path / LEADER_LOCK
+
+    @property
+    def outcome_path(self) -> Path:
+        return self.path / OUTCOME_FILE
+
+    def events_path(self, rank: int) -> Path:
+        """This member's own events file (``ksi.progress`` appends to it)."""
+        return private_dir(self.path / EVENTS_DIR, what="events directory") / f"{rank}.jsonl"
+
+    def diagnostics_dir(self, node: str, rank: int) -> Path:
+        """Where a member saves its diagnostics (``ksi.diagnostics``), created private."""
+        parent = private_dir(self.path / DIAGNOSTICS_DIR, what="diagnostics directory")
+        return private_dir(parent / f"{node}-r{rank}", what="diagnostics directory")
 
     def elect(self, node: str) -> bool:
         """Try once to become the leader; True when this member leads."""
@@ -123,7 +151,7 @@ class JobDir:
                 "(NFS with lockd, Lustre mounted with flock)") from None
         self._lock = lock
         self.is_leader = True
-        self._write("leader.json", {"rank": self.rank, "node": node, "pid": os.getpid()})
+        self._write(LEADER_FILE, {"rank": self.rank, "node": node, "pid": os.getpid()})
         return True
 
     def leader_alive(self) -> bool:
@@ -180,7 +208,7 @@ class JobDir:
 
     def publish(self, record: MemberRecord) -> None:
         record.updated = time.time()
-        self._write(f"members/{record.rank}.json", asdict(record))
+        self._write(f"{MEMBERS_DIR}/{record.rank}.json", asdict(record))
 
     def records(self) -> dict[int, MemberRecord]:
         found: dict[int, MemberRecord] = {}
@@ -206,13 +234,13 @@ class JobDir:
         return found
 
     def leader(self) -> dict[str, object] | None:
-        return self._read(self.path / "leader.json")
+        return self._read(self.path / LEADER_FILE)
 
     def publish_outcome(self, outcome: Outcome) -> None:
-        self._write("outcome.json", asdict(outcome))
+        self._write(OUTCOME_FILE, asdict(outcome))
 
     def outcome(self) -> Outcome | None:
-        data = self._read(self.path / "outcome.json")
+        data = self._read(self.outcome_path)
         if data is None:
             return None
         try:
@@ -225,7 +253,7 @@ class JobDir:
         return self.secrets_dir / f"{rank}.kubeconfig"
 
     def put_secret(self, rank: int, data: str) -> Path:
-        return self._write(f"secrets/{rank}.kubeconfig", data)
+        return self._write(f"{SECRETS_DIR}/{rank}.kubeconfig", data)
 
     def drop_secret(self, rank: int) -> None:
         remove_quietly(self.secret_path(rank))
@@ -298,14 +326,14 @@ class JobDir:
 def mark_dead(job_dir: Path, rank: int, *, leader: bool, why: str) -> None:
     """A guardian's news: member ``rank`` died without saying so (SIGKILL).  Its record turns
     ``failed`` so the others stop waiting for it; a dead leader also ends the run."""
-    path = job_dir / "members" / f"{rank}.json"
+    path = job_dir / MEMBERS_DIR / f"{rank}.json"
     try:
         data = json.loads(path.read_text())
         if data.get("status") in ("failed", "done"):
             return
         data.update(status="failed", error=why, updated=time.time())
         write_private(path, json.dumps(data))
-        if leader and not (job_dir / "outcome.json").exists():
+        if leader and not (job_dir / OUTCOME_FILE).exists():
             write_private(job_dir / "outcome.json", json.dumps(asdict(Outcome(
                 "failed", EXIT_KSI_FAILED, f"the leader (rank {rank} on {data.get('node')}) "
                 f"{why}", whose="ksi", cause="member"))))
@@ -316,15 +344,31 @@ def mark_dead(job_dir: Path, rank: int, *, leader: bool, why: str) -> None:
 def forget_member(job_dir: Path, rank: int, *, leader: bool) -> None:
     """What a dead member left in its job directory that must not outlive it: its credential
     and, if it led, the leader lock.  Events, records and diagnostics stay."""
-    remove_quietly(job_dir / "secrets" / f"{rank}.kubeconfig")
+    remove_quietly(job_dir / SECRETS_DIR / f"{rank}.kubeconfig")
     if leader:
-        remove_quietly(job_dir / "leader.lock")
+        remove_quietly(job_dir / LEADER_LOCK)
+
+
+def job_dirs(shared_dir: Path) -> list[Path]:
+    """The job directories under ``shared_dir`` (``<job>.<step>``), sorted; nothing created."""
+    return sorted((shared_dir / JOBS_DIR).glob("*.*"))
+
+
+def ended(job_dir: Path) -> bool:
+    """True once the leader (or a guardian for a dead leader) published the outcome."""
+    return (job_dir / OUTCOME_FILE).exists()
+
+
+def event_files(job_dir: Path) -> list[Path]:
+    """Every events file of a job directory: one per member, and the single file of older runs."""
+    old = job_dir / OLD_EVENTS_FILE
+    return ([old] if old.is_file() else []) + sorted((job_dir / EVENTS_DIR).glob("*.jsonl"))
 
 
 def read_members(job_dir: Path) -> list[MemberRecord]:
     """The member records of a job directory, for ``ksi list --all-nodes`` (no checks)."""
     found = []
-    for path in (job_dir / "members").glob("*.json"):
+    for path in (job_dir / MEMBERS_DIR).glob("*.json"):
         try:
             found.append(MemberRecord(**json.loads(path.read_text())))
         except (OSError, ValueError, TypeError):

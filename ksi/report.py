@@ -1,8 +1,9 @@
 """Where the time of a ``ksi run`` went: the phase table and the timeline of ``ksi report``.
 
-Input is the events file every member of a job step appends to (``<job dir>/events.jsonl``,
-written by ``ksi.progress``): one JSON object per line, ``{node, rank, pid, phase, start,
-duration, outcome}``, ``start`` in seconds since the epoch.  A line that is not such an object
+Input is the events files of a job directory (one per member, ``rendezvous.event_files``, and
+the single ``events.jsonl`` of older runs), or one such file, written by ``ksi.progress``: one
+JSON object per line, ``{node, rank, pid, phase, start, duration, outcome}``, ``start`` in
+seconds since the epoch.  A line that is not such an object
 (a member killed mid-write, a foreign file) is skipped and counted, never fatal.
 
 Members are identified by (node, rank) and shown as ``node1 r0`` (just ``node1`` outside Slurm,
@@ -24,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ksi import constants as C
 from ksi.errors import UsageError
 
-EVENTS_FILE = "events.jsonl"
 TIMELINE_FILE = "timeline.png"
 #: the hint printed when matplotlib is missing
 def png_hint() -> str:
@@ -74,9 +75,8 @@ class Member:
 
 
 def events_path(target: Path) -> Path:
-    """The events file of a job directory, or ``target`` itself when it is a file."""
-    target = target.expanduser()
-    return target / EVENTS_FILE if target.is_dir() else target
+    """What ``ksi report`` reads: a job directory, or one events file."""
+    return target.expanduser()
 
 
 def _parse(record: Any) -> Event | None:
@@ -99,18 +99,29 @@ def _parse(record: Any) -> Event | None:
                  outcome if isinstance(outcome, str) else "failed")
 
 
-def load_events(path: Path) -> tuple[list[Event], int]:
-    """The events of ``path`` sorted by start, and how many non-blank lines were malformed.
+def _read(path: Path) -> str:
+    from ksi.rendezvous import event_files
 
-    Raises ``UsageError`` (exit 2) when the file is missing, unreadable or holds no event.
-    """
+    files = event_files(path) if path.is_dir() else [path]
+    if not files:
+        raise UsageError(f"no events files in {path}",
+                         hint="give a job directory (~/.ksi/jobs/JOB.STEP) or an events file")
     try:
-        text = path.read_text(errors="replace")
+        return "\n".join(f.read_text(errors="replace") for f in files)
     except FileNotFoundError:
         raise UsageError(f"no events file {path}",
-                         hint="give a job directory (~/.ksi/jobs/JOB.STEP) or its events.jsonl")
+                         hint="give a job directory (~/.ksi/jobs/JOB.STEP) or an events file")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}")
+
+
+def load_events(path: Path) -> tuple[list[Event], int]:
+    """The events of ``path`` (a job directory: every member's file; or one file) sorted by
+    start, and how many non-blank lines were malformed.
+
+    Raises ``UsageError`` (exit 2) when there is no file, it is unreadable or holds no event.
+    """
+    text = _read(path)
     events: list[Event] = []
     bad = 0
     for line in text.splitlines():
@@ -231,27 +242,13 @@ def as_json(summary: Summary, source: Path, malformed: int) -> dict[str, Any]:
     }
 
 
-#: Fixed colours for the phases ``ksi run`` records (ksi/orchestrator.py), so that a phase looks
+#: Fixed colours for the phases ``ksi run`` records (``constants.PHASES``, in that order), so that a phase looks
 #: the same in every report; related phases share a hue (the workload and the followers' wait
 #: for it).  No red: red marks failure.  Other phase names take ``_SPARE_COLOURS`` in turn.
-PHASE_COLOURS = {
-    "rendezvous": "#7f7f7f",
-    "reap stale clusters": "#c7c7c7",
-    "load node image from cache": "#c49c94",
-    "create cluster": "#1f77b4",
-    "wait for nodes": "#aec7e8",
-    "load images": "#8c564b",
-    "install Liqo": "#ff7f0e",
-    "wait for members": "#ffbb78",
-    "peer": "#2ca02c",
-    "virtual nodes": "#98df8a",
-    "credentials": "#bcbd22",
-    "offload namespace": "#17becf",
-    "workload": "#9467bd",
-    "wait for leader": "#c5b0d5",
-    "collect diagnostics": "#e377c2",
-    "delete cluster": "#dbdb8d",
-}
+PHASE_COLOURS = dict(zip(C.PHASES, (
+    "#7f7f7f", "#c7c7c7", "#c49c94", "#1f77b4", "#aec7e8", "#8c564b", "#ff7f0e", "#ffbb78",
+    "#2ca02c", "#98df8a", "#bcbd22", "#17becf", "#9467bd", "#c5b0d5", "#e377c2", "#dbdb8d",
+), strict=True))
 _SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#7b4173", "#5254a3", "#8ca252",
                   "#bd9e39", "#a55194", "#6b6ecf", "#b5cf6b", "#e7ba52", "#ce6dbd")
 
@@ -340,7 +337,14 @@ def title(source: Path, summary: Summary) -> str:
     """``ksi run 1234.0: 3 members, 212s, started 2026-01-01 12:00:00`` (local time)."""
     import time
 
-    name = source.parent.name if source.name == EVENTS_FILE else source.name
+    from ksi.rendezvous import EVENTS_DIR, OLD_EVENTS_FILE
+
+    if source.is_dir():
+        name = source.name
+    elif source.parent.name == EVENTS_DIR:
+        name = source.parent.parent.name
+    else:
+        name = source.parent.name if source.name == OLD_EVENTS_FILE else source.name
     count = len(summary.members)
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary.t0))
     return (f"ksi run {name}: {count} member{'s' if count != 1 else ''}, "

@@ -122,11 +122,11 @@ def nerdctl_version(view: SystemView, timeout: float) -> str | None:
     """``nerdctl --version``'s version, None when nerdctl is missing or does not say."""
     import shutil
 
-    from ksi.doctor import TOOLS
     from ksi.errors import KsiError
     from ksi.exec import Runner
+    from ksi.tools.versions import VERSION_COMMANDS
 
-    argv, parse = TOOLS["nerdctl"]
+    argv, parse = VERSION_COMMANDS["nerdctl"]
     if shutil.which(argv[0], path=view.env.get("PATH")) is None:
         return None
     try:

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Mapping
 
-from ksi.errors import KsiError, UsageError
+from ksi.errors import UsageError
 
 #: The one table of variable names (srun sets the STEP_* ones; a batch script has only JOB_*).
 VARIABLES = {
@@ -44,8 +44,6 @@ VARIABLES = {
     "end_time": "SLURM_JOB_END_TIME",  # Slurm >= 23.02, epoch seconds
 }
 
-#: ``scontrol`` prints times by ``SLURM_TIME_FORMAT``; ksi asks for the one it parses.
-SCONTROL_TIME_FORMAT = "standard"  # ISO 8601 without zone: %Y-%m-%dT%H:%M:%S, local time
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:
@@ -136,26 +134,18 @@ def _end_time(env: Mapping[str, str]) -> float | None:
     return value if value > 0 else None
 
 
-def scontrol_env() -> dict[str, str]:
-    """The environment for scontrol: the user's, with times in the format ksi parses."""
-    return {**os.environ, "SLURM_TIME_FORMAT": SCONTROL_TIME_FORMAT}
+#: Job states in which a job's clusters are alive; any other state, or a job Slurm no longer
+#: knows, means they are stale.  STOPPED (SIGSTOP, `scontrol suspend` with some plugins) and
+#: SUSPENDED jobs keep their allocation and come back.
+LIVE_JOB_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED",
+                             "STOPPED", "RESIZING", "REQUEUED", "SIGNALING", "STAGE_OUT"})
 
 
 def scontrol_fields(kind: str, name: str, timeout: float = 10.0) -> dict[str, str]:
     """``scontrol show KIND NAME -o`` as a dict; empty when Slurm does not answer."""
-    from ksi.exec import Runner
+    from ksi.tools.scontrol import Scontrol
 
-    try:
-        out = Runner().run(["scontrol", "show", kind, name, "-o"], timeout=timeout,
-                           env=scontrol_env()).stdout
-    except KsiError:
-        return {}
-    fields: dict[str, str] = {}
-    for token in out.split():
-        key, sep, value = token.partition("=")
-        if sep and key not in fields:
-            fields[key] = value
-    return fields
+    return Scontrol().show(kind, name, timeout=timeout)
 
 
 def _ip_literal(text: str) -> str | None:
@@ -297,17 +287,6 @@ def job_end_time(ctx: SlurmContext) -> float | None:
 def job_state(job_id: str, timeout: float = 10.0) -> str | None:
     """``PENDING``/``RUNNING``/``COMPLETED``/...; ``GONE`` when Slurm no longer knows the job;
     None when Slurm cannot be asked (then nobody may conclude the job is dead)."""
-    from ksi.exec import Runner
+    from ksi.tools.scontrol import Scontrol
 
-    try:
-        res = Runner().run(["scontrol", "show", "job", job_id, "-o"], timeout=timeout,
-                           check=False, env=scontrol_env())
-    except KsiError:
-        return None
-    if res.returncode != 0:
-        return "GONE" if "invalid job id" in res.stderr.lower() else None
-    for token in res.stdout.split():
-        key, _, value = token.partition("=")
-        if key == "JobState":
-            return value
-    return None
+    return Scontrol().job_state(job_id, timeout=timeout)

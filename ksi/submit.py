@@ -28,12 +28,12 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ksi.errors import BringUpError, UsageError
+from ksi.errors import UsageError
+from ksi.tools.sbatch import Sbatch, parse_job_id  # noqa: F401 - parse_job_id: re-exported
 
 if TYPE_CHECKING:
     from ksi.exec import Runner
@@ -42,8 +42,6 @@ TEMPLATE = "sbatch.sh.j2"
 DEFAULT_TIME = "01:00:00"
 DEFAULT_OUTPUT = "ksi-%j.out"
 DEFAULT_SIGNAL_MARGIN = 60
-#: seconds for sbatch to answer; it retries on its own while the controller is busy
-SBATCH_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -141,15 +139,6 @@ def render_script(opts: SubmitOptions) -> str:
                   args=list(opts.args))
 
 
-def parse_job_id(stdout: str) -> str:
-    """The job id in ``sbatch --parsable`` output: ``ID`` or ``ID;CLUSTER``."""
-    line = stdout.strip().splitlines()[-1] if stdout.strip() else ""
-    job_id = line.split(";", 1)[0].strip()
-    if not job_id.isdigit():
-        raise BringUpError(f"sbatch answered without a job id: {stdout.strip()[:200]!r}")
-    return job_id
-
-
 def output_path(output: str, job_id: str, job_name: str, cwd: Path) -> Path:
     """Where the job writes its output: sbatch's ``%j``/``%x`` filled in, relative to ``cwd``."""
     text = output.replace("%%", "\0").replace("%j", job_id).replace("%x", job_name)
@@ -171,12 +160,4 @@ def submit(script: str, *, runner: Runner, env: dict[str, str] | None = None
         raise EnvironmentProblem(exc.message, hint=(
             "submit from a Slurm login node, or add sbatch's directory to PATH; "
             "`ksi submit --print` shows the script without submitting it")) from None
-    # The Runner gives commands no stdin, so the script goes through a private file.
-    with tempfile.TemporaryDirectory(prefix="ksi-submit-") as tmp:
-        path = Path(tmp) / "ksi-job.sh"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(script)
-        result = runner.run(["sbatch", "--parsable", str(path)], timeout=SBATCH_TIMEOUT,
-                            env=env)
-    return parse_job_id(result.stdout), result.stderr.strip()
+    return Sbatch(runner, env).submit(script)

@@ -176,10 +176,26 @@ def test_a_missing_or_empty_events_file_is_one_error_line_exit_2(tmp_path, conte
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("ERROR: "), res.stderr
     if content is None:
-        assert lines[0].startswith(f"ERROR: no events file {d / 'events.jsonl'} ")
+        assert lines[0].startswith(f"ERROR: no events files in {d} ")
     else:
-        assert lines[0].startswith(f"ERROR: no phase events in {d / 'events.jsonl'} ")
+        assert lines[0].startswith(f"ERROR: no phase events in {d} ")
     assert not (d / "timeline.png").exists()
+
+
+def test_one_events_file_per_member_reads_like_the_old_single_file(tmp_path):
+    """Members write ``events/<rank>.jsonl`` (issue 10 item 4); the report reads them all."""
+    source = DATA / "events-3nodes.jsonl"
+    old = report(str(job_dir(tmp_path / "old", source)), "--json")
+    d = tmp_path / "new" / "jobs" / "1234.0"
+    (d / "events").mkdir(parents=True)
+    for line in source.read_text().splitlines():
+        rank = json.loads(line)["rank"]
+        with open(d / "events" / f"{rank}.jsonl", "a") as handle:
+            handle.write(line + "\n")
+    assert len(list((d / "events").iterdir())) == 3
+    new = report(str(d), "--json")
+    assert new.exit_code == old.exit_code == 0, new.stderr
+    assert json.loads(new.stdout)["phases"] == json.loads(old.stdout)["phases"]
 
 
 def test_only_malformed_lines_is_an_error_that_counts_them(tmp_path):

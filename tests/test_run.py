@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from ksi.rendezvous import event_files
+
 from ksi import constants as C
 from tests.conftest import WORKLOADS, free_port, wait_for
 from tests.conftest import alive
@@ -74,7 +76,7 @@ def test_exit_code_of_the_workload_is_ksis_and_says_so(world, code):
     outcome = json.loads((job / "outcome.json").read_text())
     assert (outcome["status"], outcome["exit_code"], outcome["whose"]) == ("finished", code,
                                                                           "workload")
-    events = [json.loads(l) for l in (job / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(l) for f in event_files(job) for l in f.read_text().splitlines()]
     [workload] = [e for e in events if e["phase"] == "workload"]
     assert workload["outcome"] == "failed" and workload["exit_code"] == code
 
@@ -309,7 +311,7 @@ def test_verbose_shows_commands_but_never_the_token(world):
     assert "$ kind create cluster --name ksi-p" in res.stderr
     token = (out / "token").read_text()
     assert token not in res.stderr and token not in res.stdout
-    events = list(world.shared.glob("jobs/*/events.jsonl"))
+    events = list(world.shared.glob("jobs/*/events/0.jsonl"))
     assert events and all(token not in e.read_text() for e in events)
 
 

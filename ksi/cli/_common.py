@@ -1,4 +1,10 @@
-"""What every command shares: turning a ``KsiError`` into one line and an exit code.
+"""What every command shares: the application object, the shared options, and turning a
+``KsiError`` into one line and an exit code.
+
+Like hatch's ``Application`` (``src/hatch/cli/application.py``), one ``App`` lives in
+``ctx.obj``: it holds the verbosity and owns the configured ``Runner``, so every command that
+runs a tool prints the commands under ``-v``.  Like kopf's ``logging_options``, each option
+several commands take is declared once here, with its environment variable.
 
 ``reports_errors`` is for the commands that run no workload (short codes, ``constants``);
 ``runs_workload`` is for ``ksi run`` (the command-wrapper codes of ``ksi.exits``, and a closing
@@ -9,11 +15,62 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
+from ksi import constants as C
+
+if TYPE_CHECKING:
+    from ksi.exec import Runner
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """The application object of one ``ksi`` command (``ctx.obj``)."""
+
+    def __init__(self, verbose: bool = False) -> None:
+        self.verbose = verbose
+        self._runner: Runner | None = None
+
+    def log(self, line: str) -> None:
+        """A command ksi runs, shown with -v (on stderr: stdout is the command's answer)."""
+        _echo_err(line)
+
+    @property
+    def runner(self) -> "Runner":
+        """The one Runner of this command, printing every command under -v."""
+        if self._runner is None:
+            from ksi.exec import Runner
+
+            self._runner = Runner(log=self.log if self.verbose else None)
+        return self._runner
+
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+
+def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.ensure_object(App).verbose = True
+    return value
+
+
+def verbose_option(help: str = "Show every command ksi runs and the full errors."
+                   ) -> Callable[[F], F]:
+    """``-v``/``--verbose`` (``KSI_VERBOSE``): sets ``App.verbose``, not a parameter."""
+    return click.option("-v", "--verbose", envvar=C.ENV["verbose"], is_flag=True,
+                        expose_value=False, is_eager=True, callback=_set_verbose,
+                        help=f"{help} [env {C.ENV['verbose']}]")
+
+
+def shared_dir_option(help: str) -> Callable[[F], F]:
+    """``--shared-dir`` (``KSI_SHARED_DIR``, default ``~/.ksi``)."""
+    return click.option("--shared-dir", envvar=C.ENV["shared_dir"],
+                        type=click.Path(path_type=Path), default=C.DEFAULT_SHARED_DIR,
+                        show_default=True, help=f"{help} [env {C.ENV['shared_dir']}]")
 
 
 def reports_errors(func: F) -> F:
@@ -23,7 +80,6 @@ def reports_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from ksi.errors import InternalError, KsiError
 
-        verbose = bool(kwargs.get("verbose"))
         try:
             return func(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, SystemExit):
@@ -31,11 +87,16 @@ def reports_errors(func: F) -> F:
         except Exception as exc:  # a bug: one line, the traceback only with -v
             error = exc if isinstance(exc, KsiError) else InternalError.from_exception(exc)
             _echo_err(error.one_line())
-            if verbose and error.detail:
+            if _verbose() and error.detail:
                 _echo_err(error.detail)
             sys.exit(error.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _verbose() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and isinstance(ctx.obj, App) and ctx.obj.verbose)
 
 
 def _echo_err(line: str) -> None:
@@ -58,7 +119,7 @@ def runs_workload(func: F) -> F:
         from ksi import exits
         from ksi.errors import InternalError, KsiError
 
-        verbose = bool(kwargs.get("verbose"))
+        verbose = _verbose()
         try:
             code = func(*args, **kwargs)
         except BrokenPipeError:

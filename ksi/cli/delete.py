@@ -5,26 +5,26 @@ from __future__ import annotations
 import click
 
 from ksi import constants as C
-from ksi.cli._common import reports_errors
+from ksi.cli._common import App, pass_app, reports_errors, verbose_option
 
 
 @click.command()
 @click.argument("names", nargs=-1)
 @click.option("--stale", envvar=C.ENV["stale"], is_flag=True,
               help="Delete every cluster whose ksi run or Slurm job is gone.")
-@click.option("-v", "--verbose", is_flag=True, help="Show the commands ksi runs.")
+@verbose_option("Show the commands ksi runs and kind's full output on errors.")
+@pass_app
 @reports_errors
-def delete(names: tuple[str, ...], stale: bool, verbose: bool) -> None:
+def delete(app: App, names: tuple[str, ...], stale: bool) -> None:
     """Delete this user's ksi clusters NAMES... on this node (see `ksi list`)."""
     from ksi.errors import TeardownError, UsageError
-    from ksi.exec import Runner
     from ksi.reaper import inventory, reap
     from ksi.slurm import job_state
     from ksi.tools.kind import Kind
 
     if not names and not stale:
         raise UsageError("nothing to delete", hint="name clusters (see `ksi list`) or pass --stale")
-    kind = Kind(Runner())
+    kind = Kind(app.runner)
     entries = inventory(kind, job_state)
     by_name = {e.name: e for e in entries}
     unknown = [n for n in names if n not in by_name]

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ksi import constants as C
-from ksi.cli._common import reports_errors
+from ksi.cli._common import reports_errors, shared_dir_option, verbose_option
 
 E = C.ENV
 
@@ -16,10 +16,7 @@ E = C.ENV
 @click.option("--json", "as_json", envvar=E["doctor_json"], is_flag=True,
               help=f"Print a JSON list of {{check, status, finding, fix, node}} instead of "
               f"lines. [env {E['doctor_json']}]")
-@click.option("--shared-dir", envvar=E["shared_dir"], type=click.Path(path_type=Path),
-              default=Path("~/.ksi"), show_default=True,
-              help=f"The shared directory `ksi run` will use (created 0700 when missing). "
-              f"[env {E['shared_dir']}]")
+@shared_dir_option("The shared directory `ksi run` will use (created 0700 when missing).")
 @click.option("--api-address", envvar=E["api_address"], default=None,
               help=f"Address the port check binds on. Default: as `ksi run` (the node's Slurm "
               f"NodeAddr, else its host address). [env {E['api_address']}]")
@@ -29,11 +26,10 @@ E = C.ENV
 @click.option("--root", envvar=E["doctor_root"], type=click.Path(path_type=Path, file_okay=False),
               default=Path("/"), hidden=True,
               help=f"Read system files under this directory. [env {E['doctor_root']}]")
-@click.option("-v", "--verbose", envvar=E["verbose"], is_flag=True,
-              help=f"Show full errors. [env {E['verbose']}]")
+@verbose_option("Show full errors.")
 @reports_errors
-def doctor(as_json: bool, shared_dir: Path, api_address: str | None, wait: float, root: Path,
-           verbose: bool) -> None:
+def doctor(as_json: bool, shared_dir: Path, api_address: str | None, wait: float,
+           root: Path) -> None:
     """Check this node for everything ksi needs, each problem with its fix.
 
     \b

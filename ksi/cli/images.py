@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ksi import constants as C
-from ksi.cli._common import reports_errors
+from ksi.cli._common import App, pass_app, reports_errors, shared_dir_option, verbose_option
 
 
 @click.group()
@@ -17,12 +17,11 @@ def images() -> None:
 
 @images.command(short_help="Pull images and save them into the cache.")
 @click.argument("refs", nargs=-1, metavar="IMAGE...")
-@click.option("--shared-dir", envvar=C.ENV["shared_dir"], type=click.Path(path_type=Path),
-              default=Path("~/.ksi"), show_default=True,
-              help=f"The shared directory whose images/ cache to fill. [env {C.ENV['shared_dir']}]")
-@click.option("-v", "--verbose", is_flag=True, help="Show the commands ksi runs.")
+@shared_dir_option("The shared directory whose images/ cache to fill.")
+@verbose_option("Show the commands ksi runs.")
+@pass_app
 @reports_errors
-def save(refs: tuple[str, ...], shared_dir: Path, verbose: bool) -> None:
+def save(app: App, refs: tuple[str, ...], shared_dir: Path) -> None:
     """Pull IMAGE... (default: ksi's kind node image) and save each into the cache.
 
     Run it where there is internet (a login node); `ksi run` on a compute node then loads the
@@ -31,15 +30,13 @@ def save(refs: tuple[str, ...], shared_dir: Path, verbose: bool) -> None:
     import os
 
     from ksi import images as cache
-    from ksi.exec import Runner
     from ksi.plan import check_image
     from ksi.tools.nerdctl import Nerdctl
 
     chosen = list(refs) or [C.DEFAULT_NODE_IMAGE]
     for ref in chosen:
         check_image(ref)
-    log = (lambda line: click.echo(line, err=True)) if verbose else None
-    nerdctl = Nerdctl(Runner(log=log))
+    nerdctl = Nerdctl(app.runner)
     nerdctl.runner.which("nerdctl")
     root = Path(os.path.realpath(shared_dir.expanduser()))
     for ref in chosen:

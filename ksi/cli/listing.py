@@ -7,8 +7,7 @@ from typing import Callable
 
 import click
 
-from ksi import constants as C
-from ksi.cli._common import reports_errors
+from ksi.cli._common import App, pass_app, reports_errors, shared_dir_option, verbose_option
 
 
 def _table(rows: list[tuple[str, ...]]) -> None:
@@ -20,16 +19,16 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 def _all_nodes(shared_dir: Path, job_state: Callable[[str], str | None]) -> None:
     """One row per member of every live job step with a job directory in ``shared_dir``."""
     from ksi.errors import UsageError
-    from ksi.registry import LIVE_JOB_STATES
-    from ksi.rendezvous import read_members
+    from ksi.rendezvous import ended, job_dirs, read_members
+    from ksi.slurm import LIVE_JOB_STATES
 
     if not shared_dir.is_dir():
         raise UsageError(f"the shared directory {shared_dir} does not exist",
                          hint="pass the --shared-dir that `ksi run` used")
     rows: list[tuple[str, ...]] = [("JOB", "RANK", "NODE", "CLUSTER", "STATUS")]
-    for job_dir in sorted((shared_dir / "jobs").glob("*.*")):
+    for job_dir in job_dirs(shared_dir):
         job_id = job_dir.name.split(".")[0]
-        if not job_id.isdigit() or (job_dir / "outcome.json").exists():
+        if not job_id.isdigit() or ended(job_dir):
             continue
         if job_state(job_id) not in LIVE_JOB_STATES:
             continue
@@ -46,11 +45,11 @@ def _all_nodes(shared_dir: Path, job_state: Callable[[str], str | None]) -> None
 @click.option("--all-nodes", is_flag=True,
               help="Show the clusters of this user's live Slurm jobs on every node, from the "
               "shared directory.")
-@click.option("--shared-dir", envvar=C.ENV["shared_dir"], type=click.Path(path_type=Path),
-              default=Path("~/.ksi"), show_default=True, help="Where the job directories are.")
-@click.option("-v", "--verbose", is_flag=True, help="Show the commands ksi runs.")
+@shared_dir_option("Where the job directories are.")
+@verbose_option("Show the commands ksi runs.")
+@pass_app
 @reports_errors
-def list_clusters(all_nodes: bool, shared_dir: Path, verbose: bool) -> None:
+def list_clusters(app: App, all_nodes: bool, shared_dir: Path) -> None:
     """List this user's ksi clusters on this node: name, owner, age, state.
 
     \b
@@ -59,7 +58,6 @@ def list_clusters(all_nodes: bool, shared_dir: Path, verbose: bool) -> None:
            kept    left by --keep; remove it with `ksi delete NAME`
            unknown ksi cannot tell (no record here, or Slurm did not answer)
     """
-    from ksi.exec import Runner
     from ksi.reaper import inventory
     from ksi.slurm import job_state
     from ksi.tools.kind import Kind
@@ -67,7 +65,7 @@ def list_clusters(all_nodes: bool, shared_dir: Path, verbose: bool) -> None:
     if all_nodes:
         _all_nodes(shared_dir.expanduser(), job_state)
         return
-    entries = inventory(Kind(Runner()), job_state)
+    entries = inventory(Kind(app.runner), job_state)
     if not entries:
         click.echo("no ksi clusters on this node", err=True)
         return

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ksi.cli._common import reports_errors
+from ksi.cli._common import reports_errors, verbose_option
 
 
 @click.command()
@@ -15,13 +15,13 @@ from ksi.cli._common import reports_errors
               help="Where to draw the timeline. Default: timeline.png next to the events file.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the table as one JSON object instead of text.")
-@click.option("-v", "--verbose", is_flag=True, help="Show full errors.")
+@verbose_option("Show full errors.")
 @reports_errors
-def report(jobdir: Path, png: Path | None, as_json: bool, verbose: bool) -> None:
+def report(jobdir: Path, png: Path | None, as_json: bool) -> None:
     """Show where the time of a run went, per phase and node.
 
-    JOBDIR is a job directory (~/.ksi/jobs/JOB.STEP, see --shared-dir of `ksi run`) or the
-    events.jsonl in it.  Prints one row per phase (seconds per member, and the slowest) and
+    JOBDIR is a job directory (~/.ksi/jobs/JOB.STEP, see --shared-dir of `ksi run`) or one
+    events file in it.  Prints one row per phase (seconds per member, and the slowest) and
     draws a timeline with one lane per member (needs matplotlib; ksi says how to install it).
     With --json only the JSON is printed: no timeline is drawn unless --png names one.  --png
     writes into an existing directory only.
@@ -43,7 +43,8 @@ def report(jobdir: Path, png: Path | None, as_json: bool, verbose: bool) -> None
         click.echo(rep.format_table(summary), nl=False)
     if as_json and png is None:
         return  # a machine asked for data: write nothing next to the events
-    target = png.expanduser() if png is not None else source.parent / rep.TIMELINE_FILE
+    default = (source if source.is_dir() else source.parent) / rep.TIMELINE_FILE
+    target = png.expanduser() if png is not None else default
     title = rep.title(source, summary)
     try:
         rep.draw_timeline(events, target, title=title)

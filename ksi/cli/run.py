@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ksi import constants as C
-from ksi.cli._common import runs_workload
+from ksi.cli._common import App, pass_app, runs_workload, shared_dir_option, verbose_option
 from ksi.cli._types import Seconds
 
 E = C.ENV
@@ -40,10 +41,8 @@ MAX_TOKEN_TTL = 2**32
               f"[env {E['keep']}]")
 @click.option("--dry-run", envvar=E["dry_run"], is_flag=True,
               help=f"Print the kind config and the plan; create nothing. [env {E['dry_run']}]")
-@click.option("--shared-dir", envvar=E["shared_dir"], type=click.Path(path_type=Path),
-              default=Path("~/.ksi"), show_default=True,
-              help=f"Directory on a filesystem all nodes share (rendezvous, events, "
-              f"diagnostics). [env {E['shared_dir']}]")
+@shared_dir_option("Directory on a filesystem all nodes share (rendezvous, events, "
+                   "diagnostics).")
 @click.option("--api-address", envvar=E["api_address"], default=None,
               help=f"Address the API server is published on. Default: the node's Slurm "
               f"NodeAddr, else its host address. [env {E['api_address']}]")
@@ -82,15 +81,10 @@ MAX_TOKEN_TTL = 2**32
               help=f"Liqo chart value for `liqoctl install --set`, e.g. "
               f"networking.gatewayTemplates.wireguard.implementation=userspace; repeatable. "
               f"[env {E['liqo_set']}, space-separated]")
-@click.option("-v", "--verbose", envvar=E["verbose"], is_flag=True,
-              help=f"Show every command ksi runs and the full errors. [env {E['verbose']}]")
+@verbose_option()
+@pass_app
 @runs_workload
-def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: int | None,
-        timeout: float, keep: bool, dry_run: bool, shared_dir: Path, api_address: str | None,
-        grace: float, token_ttl: int | None, federation: bool, teardown_margin: float,
-        teardown_timeout: float, collect_logs: bool, load_images: tuple[Path, ...],
-        bypass4netns: bool, liqo_chart: Path | None, liqo_set: tuple[str, ...],
-        verbose: bool) -> int:
+def run(app: App, /, **options: Any) -> int:
     """Run WORKLOAD (a script using kubectl) against an ephemeral cluster.
 
     \b
@@ -113,12 +107,5 @@ def run(workload: Path, args: tuple[str, ...], workdir: Path, image: str, port: 
     from ksi.orchestrator import run_member
     from ksi.plan import RunOptions
 
-    opts = RunOptions(workload=workload, args=args, workdir=workdir, image=image, port=port,
-                      timeout=timeout, keep=keep, dry_run=dry_run, verbose=verbose,
-                      shared_dir=shared_dir, api_address=api_address, grace=grace,
-                      token_ttl=token_ttl, federation=federation,
-                      teardown_margin=teardown_margin, teardown_timeout=teardown_timeout,
-                      collect_logs=collect_logs,
-                      load_images=load_images, bypass4netns=bypass4netns,
-                      liqo_chart=liqo_chart, liqo_set=liqo_set)
-    return run_member(opts)
+    # the parameters are RunOptions' fields, by name: the one list of run options
+    return run_member(RunOptions(verbose=app.verbose, **options))

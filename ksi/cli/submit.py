@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ksi import constants as C
-from ksi.cli._common import reports_errors
+from ksi.cli._common import App, pass_app, reports_errors, verbose_option
 from ksi.cli._types import Seconds
 
 E = C.ENV
@@ -50,13 +50,14 @@ def _absolute(path: Path) -> str:
               help="ksi run --load-image: image archive to load into every cluster; repeatable.")
 @click.option("--print", "print_only", is_flag=True,
               help="Print the sbatch script instead of submitting it.")
-@click.option("-v", "--verbose", is_flag=True, help="Show sbatch's full answer on errors.")
+@verbose_option("Show the sbatch command and sbatch's full answer on errors.")
+@pass_app
 @reports_errors
-def submit(workload: Path, args: tuple[str, ...], nodes: int, time_limit: str,
+def submit(app: App, workload: Path, args: tuple[str, ...], nodes: int, time_limit: str,
            partition: str | None, account: str | None, job_name: str | None, output: str,
            signal_margin: int, sbatch_args: tuple[str, ...], timeout: float | None,
            workdir: Path | None, shared_dir: Path | None, federation: bool | None,
-           load_images: tuple[Path, ...], print_only: bool, verbose: bool) -> None:
+           load_images: tuple[Path, ...], print_only: bool) -> None:
     """Submit a Slurm batch job that runs WORKLOAD with `ksi run` on NODES nodes.
 
     \b
@@ -88,9 +89,7 @@ def submit(workload: Path, args: tuple[str, ...], nodes: int, time_limit: str,
         click.echo(script, nl=False)
         return
 
-    from ksi.exec import Runner
-
-    job_id, warnings = sub.submit(script, runner=Runner())
+    job_id, warnings = sub.submit(script, runner=app.runner)
     for line in warnings.splitlines():
         click.echo(line, err=True)
     where = sub.output_path(output, job_id, opts.name, Path.cwd())

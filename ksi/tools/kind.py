@@ -46,4 +46,7 @@ class Kind:
         return self._run("load", "image-archive", str(archive), "--name", name, timeout=timeout)
 
     def version(self, timeout: float = 10.0) -> str:
-        return self._run("version", timeout=timeout).stdout.strip()
+        """kind's version, e.g. ``v0.29.0`` (``tools.versions``)."""
+        from ksi.tools import versions
+
+        return versions.version("kind", self.runner, self.env, timeout)

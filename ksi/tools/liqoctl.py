@@ -74,5 +74,7 @@ class Liqoctl:
         )
 
     def version(self, timeout: float = 10.0) -> str:
-        return self.runner.run(["liqoctl", "version", "--client"], timeout=timeout,
-                               env=self.env).stdout.strip()
+        """liqoctl's client version, e.g. ``v1.0.0`` (``tools.versions``)."""
+        from ksi.tools import versions
+
+        return versions.version("liqoctl", self.runner, self.env, timeout)

@@ -55,10 +55,10 @@ def test_the_jobs_end_comes_from_slurm_job_end_time_without_asking_scontrol(monk
 
 
 def test_scontrol_is_asked_for_times_in_the_format_ksi_parses(monkeypatch):
-    import ksi.slurm as slurm
+    from ksi.tools.scontrol import scontrol_env
 
     monkeypatch.setenv("SLURM_TIME_FORMAT", "relative")
-    assert slurm.scontrol_env()["SLURM_TIME_FORMAT"] == "standard"
+    assert scontrol_env()["SLURM_TIME_FORMAT"] == "standard"
 
 
 @pytest.mark.parametrize("state", ["STOPPED", "SUSPENDED", "RUNNING"])

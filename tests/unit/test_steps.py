@@ -113,3 +113,57 @@ def test_a_second_teardown_has_nothing_left_to_do():
     bringup = engine_with(lambda name: lambda s: None)
     assert bringup.teardown(time.monotonic() + 5).ran == UNDOS
     assert bringup.teardown(time.monotonic() + 5).ran == []
+
+
+def test_every_phase_a_run_shows_is_in_the_one_tuple_of_phase_names(tmp_path, monkeypatch):
+    """Progress lines, events and ``ksi report``'s rows and colours share ``PHASES``."""
+    from ksi import constants as C
+    from ksi.orchestrator import Member
+    from ksi.plan import RunOptions
+    from ksi.progress import Progress
+    from ksi.report import PHASE_COLOURS
+    from ksi.runstate import RunState
+    from ksi.signals import Shutdown
+    from ksi.slurm import SlurmContext
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    shown: set[str] = set()
+    for members in (1, 3):
+        ctx = SlurmContext(job_id="7" if members > 1 else None, step_id="0", rank=0,
+                           ntasks=members, nnodes=members, node_name="n1")
+        out = Progress(node="n1", rank=0)
+        state = RunState.start(RunOptions(workload=tmp_path), ctx, Shutdown(), out)
+        member = Member(state)
+        for role in ("standalone", "leader", "follower"):
+            steps = member.common_steps() + member.role_steps(role)
+            shown |= {s.name for s in steps if s.phase}
+    shown |= {"reap stale clusters", "load node image from cache", "load images",
+              "collect diagnostics", "delete cluster"}  # opened inside their steps
+    assert shown == set(C.PHASES)
+    assert list(PHASE_COLOURS) == list(C.PHASES)
+
+
+def test_a_hanging_image_load_leaves_the_diagnostics_their_time(tmp_path, monkeypatch):
+    """The undos ``ksi run`` pushes, all hanging, under the default 25 s: stopping the image
+    loads may not eat the time of the diagnostics, and ``kind delete`` keeps its reserve."""
+    from ksi.orchestrator import Member
+    from ksi.plan import RunOptions
+    from ksi.progress import Progress
+    from ksi.runstate import RunState
+    from ksi.signals import Shutdown
+    from ksi.slurm import SlurmContext
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    ctx = SlurmContext(job_id=None, step_id=None, rank=0, ntasks=1, nnodes=1, node_name="n1")
+    member = Member(RunState.start(RunOptions(workload=tmp_path), ctx, Shutdown(),
+                                   Progress(node="n1", rank=0)))
+    given: dict[str, float] = {}
+    for step in member.common_steps():
+        if step.undo is not None:
+            undo = step.undo
+            member.bringup.push(Undo(undo.name, lambda s, n=undo.name: given.__setitem__(n, s),
+                                     reserve=undo.reserve, budget=undo.budget))
+    member.bringup.teardown(time.monotonic() + 25)
+    assert given["stop image loads"] <= 6
+    assert given["collect diagnostics"] >= 6
+    assert given["delete cluster"] >= 12

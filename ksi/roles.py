@@ -1,0 +1,122 @@
+"""The steps that differ by role, once the cluster is Ready (see ``orchestrator``).
+
+The leader (or a standalone member) waits for the others, peers with them, makes the workload's
+credentials, offloads the workload namespace and runs the workload once; a follower hands its
+kubeconfig to the leader, installs Liqo and waits for the leader's outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ksi import constants as C
+from ksi import environment, federation
+from ksi import workload as workload_mod
+from ksi.errors import RendezvousError
+from ksi.kube import user_kubeconfig
+from ksi.paths import write_private
+from ksi.pullwatch import PullWatch
+from ksi.rendezvous import Outcome
+from ksi.runstate import RunState
+
+
+def share_kubeconfig(s: RunState) -> None:
+    """Follower: the leader peers with us through our admin kubeconfig (0600, removed at
+    teardown by the rendezvous undo)."""
+    s.job.put_secret(s.ctx.rank, s.plan.kind_kubeconfig.read_text())
+
+
+def install_liqo(s: RunState) -> None:
+    federation.install(s.liqo, s.plan, timeout=s.remaining(), local_chart=s.opts.liqo_chart,
+                       values=s.opts.liqo_set)
+
+
+def liqo_ready(s: RunState) -> None:
+    """Announced only once the images are in too: the leader starts the workload after it."""
+    s.status("liqo-ready")
+
+
+def wait_members(s: RunState) -> None:
+    status = "liqo-ready" if s.federate else "cluster-ready"
+    s.records = s.job.wait_all(status, timeout=s.remaining(), shutdown=s.shutdown)
+    # liqoctl peer (and kubectl) call every follower's API server: never through a proxy
+    s.use_tools(s.tools.bypassing([r.address for r in s.records.values()]))
+
+
+def peer(s: RunState) -> None:
+    providers = [federation.Provider(rank=r.rank, node=r.node, address=r.address,
+                                     gateway_port=r.gateway_port,
+                                     kubeconfig=s.job.secret_path(r.rank))
+                 for r in s.records.values() if r.rank != s.ctx.rank]
+    federation.peer_all(s.liqo, s.plan, providers, timeout=s.remaining())
+
+
+def virtual_nodes(s: RunState) -> None:
+    kube = s.kube()
+    try:
+        kube.wait_ready(timeout=s.remaining(), shutdown=s.shutdown, expect=s.ctx.members,
+                        what="the virtual nodes")
+    finally:
+        kube.close()
+
+
+def credentials(s: RunState) -> None:
+    """A token for the workload, its private kubeconfig and CA, and its environment."""
+    plan = s.plan
+    kube = s.kube()
+    try:
+        creds = kube.admin_token(s.token_ttl())
+        s.out.secrets = (creds.token,)
+        kube.ensure_namespace(C.WORKLOAD_NAMESPACE)
+    finally:
+        kube.close()
+    write_private(plan.ca_file, creds.ca_pem)
+    write_private(plan.kubeconfig, user_kubeconfig(plan.context_name, creds,
+                                                   C.WORKLOAD_NAMESPACE))
+    env = dict(s.tools.base)  # the proxy settings of the tools, NO_PROXY extended
+    env.update({
+        "K8S_CLUSTER_NAME": plan.context_name,
+        "K8S_CLUSTER_API": plan.api_url,
+        "K8S_CLUSTER_API_TOKEN": creds.token,
+        "K8S_CLUSTER_CA": str(plan.ca_file),
+        "K8S_PORT": str(plan.k8s_port),
+        "KUBECONFIG": str(plan.kubeconfig),
+        "KSI_NAMESPACE": C.WORKLOAD_NAMESPACE,
+        "KSI_MEMBERS": str(s.ctx.members),
+    })
+    if s.job_end is not None:
+        env["KSI_DEADLINE"] = str(int(s.job_end))
+    s.env = env
+
+
+def offload(s: RunState) -> None:
+    federation.offload(s.liqo, s.plan, C.WORKLOAD_NAMESPACE, timeout=s.remaining())
+
+
+def run_workload(s: RunState) -> None:
+    """The user's script, once; its exit code is the run's, published for the followers."""
+    env = s.env
+    if s.ctx.members > 1:  # no proxy between the members
+        env = environment.with_no_proxy(env, [r.address for r in s.records.values()])
+    s.status("federated")
+    with PullWatch(s.kube, C.WORKLOAD_NAMESPACE, s.opts.shared_dir, s.out.say):
+        s.exit_code = workload_mod.run(s.opts.workload, s.opts.args, env=env, cwd=Path.cwd(),
+                                       shutdown=s.shutdown, grace=s.opts.grace,
+                                       deadline=s.workload_deadline())
+    mark = s.out.mark()  # the workload phase's line and event: `✗ workload (exit 3)`
+    mark.fields["exit_code"] = s.exit_code
+    if s.exit_code != C.EXIT_OK:
+        mark.fail(f"exit {s.exit_code}")
+    s.job.publish_outcome(Outcome("finished", s.exit_code, whose="workload"))
+    s.status("done")
+
+
+def follow(s: RunState) -> None:
+    """Follower: wait for the leader's outcome and take its exit code."""
+    outcome = s.job.wait_outcome(shutdown=s.shutdown, deadline=s.workload_deadline())
+    if outcome.status != "finished":
+        error = RendezvousError(f"the run failed: {outcome.error}")
+        error.about_member = True
+        raise error
+    s.status("done")
+    s.exit_code = outcome.exit_code
