@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""Wall time of `srun -N1/-N2/-N3 ksi run` on the Slurm harness, with doubles that sleep like the
-real tools: do the members work in parallel?
+"""`srun -N<N> ksi run` on a Slurm harness, with doubles that sleep like the real tools scaled
+down: how close does ksi get to the critical path, and where does the rest go?
 
-The doubles sleep for a configurable fraction of what the real tools take on a typical node
-(`--scale`, default 0.1: kind create 40 s -> 4 s, node Ready 15 s -> 1.5 s, liqoctl install
-60 s -> 6 s, liqoctl peer 30 s -> 3 s).  Each N runs `--repeat` times, side by side in one
-process; the table shows the median wall time, T(N)/T(1), and where the time went (the phase
-durations of the leader from the job's events file), so what remains serial is visible.
+The doubles sleep for ``--scale`` (default 0.1) times what the real tools take on a typical node
+(``REAL``, from docs/performance.md).  For each N and mode (Liqo federation, ``--no-federation``)
+the run is repeated and the median reported:
 
-    sudo python -m tests.slurm.harness up      # once (needs root)
-    python bench/multinode.py [--scale 0.1] [--repeat 2]
+* T(N): wall time of ``srun`` (start of the step to its end);
+* L(N): the critical path, the sum of the doubles' delays on it: kind create + node Ready
+  (+ Liqo install + one peering round + offload with federation) + kind delete (the step ends
+  after the slowest delete);
+* T - L, and where it goes: per leader phase, its duration minus the delay it contains (from
+  the job's ``events.jsonl``), and "outside phases" (interpreter start, srun, the gaps);
+* ksi's own CPU time per member (``bench/ksi_cpu.py``), apart from the tools' it ran;
+* teardown: step end minus the end of the slowest member's ``delete cluster``.
+
+Used by ``python -m bench.all``; alone:
+
+    python -m bench.multinode --nodes 1,2,4 --repeat 3 [--harness-base /tmp/ksi-bench-harness]
 """
 
 from __future__ import annotations
@@ -23,89 +31,265 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.slurm.harness import DEFAULT_BASE_DIR, SlurmCluster  # noqa: E402
+from tests.slurm.harness import SlurmCluster  # noqa: E402
 
-#: seconds the real tools take on a typical node (kind v0.29, Liqo v1.0, warm image cache)
-REAL = {"KSI_FAKE_KIND_CREATE_SECONDS": 40, "KSI_FAKE_NODE_READY_SECONDS": 15,
-        "KSI_FAKE_LIQO_INSTALL_SECONDS": 60, "KSI_FAKE_LIQO_PEER_SECONDS": 30}
+#: seconds the real tools take on a typical node, warm image cache (docs/performance.md says
+#: where each comes from): the doubles sleep ``scale`` times these
+REAL = {
+    "KSI_FAKE_KIND_CREATE_SECONDS": 40.0,
+    "KSI_FAKE_NODE_READY_SECONDS": 15.0,
+    "KSI_FAKE_LIQO_INSTALL_SECONDS": 60.0,
+    "KSI_FAKE_LIQO_PEER_SECONDS": 30.0,
+    "KSI_FAKE_LIQO_OFFLOAD_SECONDS": 5.0,
+    "KSI_FAKE_KIND_DELETE_SECONDS": 10.0,
+}
+#: the delay each leader phase contains (the rest of the phase is overhead)
+PHASE_DELAY = {
+    "create cluster": "KSI_FAKE_KIND_CREATE_SECONDS",
+    "wait for nodes": "KSI_FAKE_NODE_READY_SECONDS",
+    "install Liqo": "KSI_FAKE_LIQO_INSTALL_SECONDS",
+    "peer": "KSI_FAKE_LIQO_PEER_SECONDS",
+    "offload namespace": "KSI_FAKE_LIQO_OFFLOAD_SECONDS",
+    "delete cluster": "KSI_FAKE_KIND_DELETE_SECONDS",
+}
+#: the bench's own harness instance: never the shared default one (tests/slurm/harness.py)
+HARNESS = dict(base_dir="/tmp/ksi-bench-harness", nodes=16, bridge="ksibench0",
+               subnet="10.201.0", netns_prefix="kb", node_prefix="bn", ctld_port=6917,
+               slurmd_port=6919)
 
 
-def one_run(env: dict[str, str], base: Path, nodes: int) -> tuple[float, dict[str, float]]:
-    work = base / "work"
-    (work / "w.sh").write_text("kubectl get nodes -o name | wc -l > nodes.txt\n")
-    argv = ["srun", f"-N{nodes}", "--ntasks-per-node=1", "-w", f"node[1-{nodes}]",
-            str(ROOT / "tests" / "slurm" / "onnode.sh"), "ksi", "run", "w.sh"]
-    t0 = time.perf_counter()
-    res = subprocess.run(argv, cwd=work, env=env, text=True, capture_output=True, timeout=600,
-                         check=False)
-    wall = time.perf_counter() - t0
-    if res.returncode != 0:
-        sys.exit(f"srun -N{nodes} failed ({res.returncode}):\n{res.stderr}")
-    seen = int((work / "nodes.txt").read_text())
-    if seen != nodes:
-        sys.exit(f"srun -N{nodes}: the workload saw {seen} nodes")
-    phases: dict[str, float] = {}
-    from ksi.rendezvous import LEADER_FILE, event_files, job_dirs
+def harness(base_dir: str | None = None, nodes: int = 16) -> SlurmCluster:
+    knobs = {**HARNESS, "nodes": max(nodes, 1)}
+    if base_dir:
+        knobs["base_dir"] = base_dir
+    return SlurmCluster(**knobs)  # type: ignore[arg-type]
 
-    job = sorted(job_dirs(base / "shared"), key=lambda p: p.stat().st_mtime)[-1]
-    leader = json.loads((job / LEADER_FILE).read_text())["rank"]
-    lines = [line for f in event_files(job) for line in f.read_text().splitlines()]
-    for line in lines:
-        event = json.loads(line)
-        if event.get("rank") == leader and "phase" in event:
-            phases[event["phase"]] = phases.get(event["phase"], 0.0) + event["duration"]
-    return wall, phases
+
+def critical_path(delays: dict[str, float], nodes: int, federation: bool,
+                  peer_rounds: int = 1) -> float:
+    """L(N): the delays a run cannot avoid, one member's chain plus the leader's work."""
+    total = (delays["KSI_FAKE_KIND_CREATE_SECONDS"] + delays["KSI_FAKE_NODE_READY_SECONDS"]
+             + delays["KSI_FAKE_KIND_DELETE_SECONDS"])
+    if federation and nodes > 1:
+        total += (delays["KSI_FAKE_LIQO_INSTALL_SECONDS"]
+                  + peer_rounds * delays["KSI_FAKE_LIQO_PEER_SECONDS"]
+                  + delays["KSI_FAKE_LIQO_OFFLOAD_SECONDS"])
+    return total
+
+
+@dataclass
+class Run:
+    wall: float
+    #: leader's phase -> seconds (summed when a phase repeats)
+    phases: dict[str, float]
+    #: ksi's own CPU seconds per member, and its tools' (``bench/ksi_cpu.py``)
+    cpu_self: list[float]
+    cpu_tools: list[float]
+    #: step end minus the end of the slowest member's "delete cluster"
+    after_delete: float
+    #: step end minus the end of the leader's workload
+    teardown: float
+    #: the last ksi process's exit minus the end of the slowest member's "delete cluster"
+    exit_after_delete: float = 0.0
+    machine_cpu: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _cpu_busy() -> float:
+    """Seconds of CPU the whole machine spent (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(x) for x in fields]
+    busy = sum(ticks) - ticks[3] - ticks[4]  # minus idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federation: bool,
+            extra_env: dict[str, str] | None = None) -> Run:
+    base = Path(tempfile.mkdtemp(prefix="ksi-bench-"))
+    try:
+        for sub in ("fake", "shared", "xdg", "work", "home"):
+            (base / sub).mkdir(mode=0o700)
+        env = cluster.client_env({k: v for k, v in os.environ.items()
+                                  if not k.startswith(("KSI_", "K8S_"))})
+        env.update({k: f"{v:g}" for k, v in delays.items()})
+        env.update({
+            "PATH": f"{ROOT / 'tests' / 'doubles' / 'bin'}:{Path(sys.executable).parent}:"
+                    f"{env['PATH']}",
+            "KSI_FAKE_ROOT": str(base / "fake"), "KSI_SHARED_DIR": str(base / "shared"),
+            "HOME": str(base / "home"), "KSI_TEST_XDG_BASE": str(base / "xdg"),
+            "KSI_BENCH_CPU_LOG": str(base / "cpu.jsonl"),
+        })
+        env.update(extra_env or {})
+        work = base / "work"
+        (work / "w.sh").write_text("kubectl get nodes -o name | wc -l > nodes.txt\n")
+        names = cluster.node_names[:nodes]
+        nodelist = names[0] if nodes == 1 else f"{cluster.node_prefix}[1-{nodes}]"
+        argv = ["srun", f"-N{nodes}", "--ntasks-per-node=1", "-w", nodelist,
+                str(ROOT / "tests" / "slurm" / "onnode.sh"), sys.executable,
+                str(ROOT / "bench" / "ksi_cpu.py"), "run",
+                *([] if federation else ["--no-federation"]), "w.sh"]
+        cpu0 = _cpu_busy()
+        t0 = time.time()
+        res = subprocess.run(argv, cwd=work, env=env, text=True, capture_output=True,
+                             timeout=900, check=False)
+        t_end = time.time()
+        machine = _cpu_busy() - cpu0
+        if res.returncode != 0:
+            raise RuntimeError(f"srun -N{nodes} failed ({res.returncode}):\n{res.stderr[-3000:]}")
+        seen = int((work / "nodes.txt").read_text())
+        want = nodes if federation else 1
+        if seen != want:
+            raise RuntimeError(f"srun -N{nodes}: the workload saw {seen} nodes, not {want}")
+        job_dir = next((base / "shared" / "jobs").glob("*"))
+        # one events.jsonl, or one file per member (events/<rank>.jsonl) in later layouts
+        files = [job_dir / "events.jsonl", *sorted((job_dir / "events").glob("*.jsonl"))]
+        events = [json.loads(line) for f in files if f.exists()
+                  for line in f.read_text().splitlines() if line.strip()]
+        leader = next(e["rank"] for e in events if e.get("phase") == "workload")
+        phases: dict[str, float] = {}
+        for e in events:
+            if e.get("rank") == leader and "phase" in e:
+                phases[e["phase"]] = phases.get(e["phase"], 0.0) + e["duration"]
+        deletes = [e["start"] + e["duration"] for e in events
+                   if e.get("phase") == "delete cluster"]
+        workload_end = max(e["start"] + e["duration"] for e in events
+                           if e.get("phase") == "workload")
+        cpu = [json.loads(line) for line in (base / "cpu.jsonl").read_text().splitlines()]
+        lead_pid = next(e["pid"] for e in events if e.get("phase") == "workload")
+        lead_cpu = next((c for c in cpu if c["pid"] == lead_pid), cpu[0])
+        first_phase = min(e["start"] for e in events if e.get("rank") == leader)
+        extra = {"srun to ksi start": min(c["start"] for c in cpu) - t0,
+                 "ksi start to its first phase": first_phase - lead_cpu["start"],
+                 "last ksi exit to step end": t_end - max(c["end"] for c in cpu)}
+        return Run(wall=t_end - t0, phases=phases, cpu_self=[c["self"] for c in cpu],
+                   cpu_tools=[c["tools"] for c in cpu],
+                   after_delete=t_end - max(deletes), teardown=t_end - workload_end,
+                   exit_after_delete=max(c["end"] for c in cpu) - max(deletes),
+                   machine_cpu=machine, extra=extra)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@dataclass
+class Result:
+    nodes: int
+    federation: bool
+    runs: list[Run]
+    critical: float
+
+    def med(self, key: str) -> float:
+        return statistics.median(getattr(r, key) for r in self.runs)
+
+    @property
+    def wall(self) -> float:
+        return self.med("wall")
+
+    def phase(self, name: str) -> float:
+        return statistics.median(r.phases.get(name, 0.0) for r in self.runs)
+
+    @property
+    def cpu_self(self) -> float:
+        """ksi's own CPU seconds per member (median over runs of the mean over members)."""
+        return statistics.median(statistics.mean(r.cpu_self) for r in self.runs)
+
+    @property
+    def cpu_self_max(self) -> float:
+        return max(max(r.cpu_self) for r in self.runs)
+
+    @property
+    def cpu_tools(self) -> float:
+        return statistics.median(statistics.mean(r.cpu_tools) for r in self.runs)
+
+
+def run_set(cluster: SlurmCluster, nodes_list: list[int], repeat: int, scale: float,
+            federation_modes: tuple[bool, ...] = (True, False),
+            peer_rounds: int = 1, log=print) -> list[Result]:
+    delays = {k: v * scale for k, v in REAL.items()}
+    results = []
+    for nodes in nodes_list:
+        for federation in federation_modes:
+            runs = []
+            for i in range(repeat):
+                run = one_run(cluster, nodes, delays, federation)
+                log(f"  N={nodes} {'federation' if federation else 'no-federation'} "
+                    f"run {i + 1}/{repeat}: {run.wall:.1f}s")
+                runs.append(run)
+            results.append(Result(nodes, federation, runs,
+                                  critical_path(delays, nodes, federation, peer_rounds)))
+    return results
+
+
+def tables(results: list[Result], scale: float) -> str:
+    """The bench's tables as Markdown (docs/performance.md takes them as they are)."""
+    delays = {k: v * scale for k, v in REAL.items()}
+    out = [f"Doubles sleep {scale:g} x the real tools: "
+           + ", ".join(f"{k.removeprefix('KSI_FAKE_').removesuffix('_SECONDS').lower()} "
+                       f"{v:g}s" for k, v in delays.items()), ""]
+    out += ["| N | mode | T(N) s | runs | L(N) s | T-L s | T(N)/T(1) | ksi CPU s/member "
+            "(max) | tools' CPU s/member | machine CPU s | last ksi exit / step end after "
+            "slowest delete s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    firsts = {r.federation: r.wall for r in results if r.nodes == min(x.nodes for x in results)}
+    for r in results:
+        mode = "Liqo" if r.federation else "--no-federation"
+        runs = " ".join(f"{x.wall:.1f}" for x in r.runs)
+        out.append(f"| {r.nodes} | {mode} | {r.wall:.1f} | {runs} | {r.critical:.1f} | "
+                   f"{r.wall - r.critical:.1f} | {r.wall / firsts[r.federation]:.2f} | "
+                   f"{r.cpu_self:.2f} ({r.cpu_self_max:.2f}) | {r.cpu_tools:.2f} | "
+                   f"{r.med('machine_cpu'):.1f} | {r.med('exit_after_delete'):.2f} / "
+                   f"{r.med('after_delete'):.2f} |")
+    for federation in (True, False):
+        chosen = [r for r in results if r.federation == federation]
+        if not chosen:
+            continue
+        out += ["", f"Where T - L goes, {'Liqo' if federation else '--no-federation'} "
+                "(leader's phases, median s; a phase's own delay subtracted):", ""]
+        names = list(dict.fromkeys(p for r in chosen for run in r.runs for p in run.phases))
+        out.append("| phase | " + " | ".join(f"N={r.nodes}" for r in chosen) + " |")
+        out.append("| --- |" + " --- |" * len(chosen))
+        for name in names:
+            delay = delays.get(PHASE_DELAY.get(name, ""), 0.0)
+            cells = []
+            for r in chosen:
+                present = any(name in run.phases for run in r.runs)
+                cells.append(f"{r.phase(name) - delay:.2f}" if present else "-")
+            out.append(f"| {name}{' (-' + format(delay, 'g') + ')' if delay else ''} | "
+                       + " | ".join(cells) + " |")
+        outside = []
+        for r in chosen:
+            inside = sum(r.phase(n) for n in names)
+            outside.append(f"{r.wall - inside:.2f}")
+        out.append("| outside phases | " + " | ".join(outside) + " |")
+        for key in ("srun to ksi start", "ksi start to its first phase",
+                    "last ksi exit to step end"):
+            cells = [f"{statistics.median(run.extra.get(key, 0.0) for run in r.runs):.2f}"
+                     for r in chosen]
+            out.append(f"| - of which {key} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--max-nodes", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--nodes", default="1,2,4,8,16")
+    parser.add_argument("--harness-base", default=None)
+    parser.add_argument("--no-side-by-side", action="store_true",
+                        help="federation only (no --no-federation runs)")
     args = parser.parse_args()
-    cluster = SlurmCluster(os.environ.get("KSI_SLURM_BASE_DIR", DEFAULT_BASE_DIR))
-    if not cluster.is_healthy():
-        sys.exit("the Slurm harness is not up: sudo python -m tests.slurm.harness up")
-    if not shutil.which("ksi"):
-        sys.exit("ksi is not on PATH: pip install -e . first")
-    results: dict[int, tuple[list[float], dict[str, float]]] = {}
-    for nodes in range(1, args.max_nodes + 1):
-        walls, last = [], {}
-        for _ in range(args.repeat):
-            base = Path(tempfile.mkdtemp(prefix="ksi-bench-"))
-            for sub in ("fake", "shared", "xdg", "work", "home"):
-                (base / sub).mkdir(mode=0o700)
-            env = cluster.client_env({k: v for k, v in os.environ.items()
-                                      if not k.startswith(("KSI_", "K8S_"))})
-            env.update({k: f"{v * args.scale:g}" for k, v in REAL.items()})
-            env.update({"PATH": f"{ROOT / 'tests' / 'doubles' / 'bin'}:{env['PATH']}",
-                        "KSI_FAKE_ROOT": str(base / "fake"),
-                        "KSI_SHARED_DIR": str(base / "shared"), "HOME": str(base / "home"),
-                        "KSI_TEST_XDG_BASE": str(base / "xdg")})
-            wall, last = one_run(env, base, nodes)
-            walls.append(wall)
-            shutil.rmtree(base, ignore_errors=True)
-        results[nodes] = (walls, last)
-    t1 = statistics.median(results[1][0])
-    print(f"doubles sleep {args.scale:g} x the real tools: "
-          + ", ".join(f"{k.removeprefix('KSI_FAKE_').lower()} {v * args.scale:g}s"
-                      for k, v in REAL.items()))
-    print()
-    print(f"{'srun':<8} {'median s':>9} {'runs':>18} {'T(N)/T(1)':>10}")
-    for nodes, (walls, _) in results.items():
-        med = statistics.median(walls)
-        runs = " ".join(f"{w:.1f}" for w in walls)
-        print(f"{'-N' + str(nodes):<8} {med:>9.1f} {runs:>18} {med / t1:>10.2f}")
-    print()
-    names = list(dict.fromkeys(p for _, phases in results.values() for p in phases))
-    print(f"{'leader phase (s)':<28}" + "".join(f"{'-N' + str(n):>8}" for n in results))
-    for name in names:
-        print(f"{name:<28}" + "".join(f"{results[n][1].get(name, 0.0):>8.1f}" for n in results))
+    nodes_list = [int(n) for n in args.nodes.split(",")]
+    cluster = harness(args.harness_base, max(nodes_list + [16]))
+    cluster.up(timeout=120, started_by="bench")
+    modes = (True,) if args.no_side_by_side else (True, False)
+    results = run_set(cluster, nodes_list, args.repeat, args.scale, modes,
+                      log=lambda s: print(s, file=sys.stderr, flush=True))
+    print(tables(results, args.scale))
     return 0
 
 

@@ -9,7 +9,8 @@ import os
 from dataclasses import replace
 from typing import Callable
 
-from ksi import cluster, diagnostics, federation, guardian, housekeeping, images, registry
+from ksi import (cluster, diagnostics, federation, guardian, housekeeping, images, interactive,
+                 registry)
 from ksi import constants as C
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError
 from ksi.paths import private_dir, runtime_root
@@ -72,7 +73,11 @@ def join(s: RunState) -> None:
     if job.outcome() is not None:
         raise RendezvousError(f"this job step already ended ({job.outcome_path})",
                               hint="this member started too late; see the leader's output")
-    leader = job.elect(s.ctx.node_name)
+    if s.opts.shell is not None:  # ksi shell: the shell runs where the terminal is, rank 0 leads
+        leader = interactive.elect(job, s.ctx.rank, s.ctx.node_name, timeout=s.remaining(),
+                                   shutdown=s.shutdown)
+    else:
+        leader = job.elect(s.ctx.node_name)
     s.record = MemberRecord(rank=s.ctx.rank, node=s.ctx.node_name, address=plan.api_address,
                             cluster=plan.cluster_name, pid=os.getpid(),
                             api_port=plan.api_port,

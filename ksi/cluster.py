@@ -24,6 +24,10 @@ from ksi.templates import render
 from ksi.tools.kind import Kind
 
 PORT_CLASH_MARKERS = ("address already in use", "port is already allocated", "bind:")
+#: kubelet's maxPods on every member's node (default 110).  The leader's node runs ~16 pods of
+#: its own (Kubernetes and Liqo) and two per follower (a Liqo gateway, a virtual kubelet);
+#: 250 still fits kind's /24 of pod addresses per node (docs/performance.md).
+MAX_PODS = 250
 
 
 def render_config(plan: RunPlan) -> str:
@@ -39,6 +43,7 @@ def render_config(plan: RunPlan) -> str:
         k8s_port=plan.k8s_port,
         gateway=plan.gateway,
         node=plan.node,
+        max_pods=MAX_PODS,
     )
 
 

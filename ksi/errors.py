@@ -119,6 +119,14 @@ class PhaseTimeout(KsiError):
     cause = "time"
 
 
+class WorkloadCannotStart(KsiError):
+    """The workload cannot run: a manifest's pod can never start (image pull, scheduling)."""
+
+    exit_code = C.CMD_FAILED
+    run_code = C.EXIT_CANNOT_RUN
+    cause = "workload cannot start"
+
+
 class TeardownError(KsiError):
     exit_code = C.CMD_TEARDOWN
     cause = "could not delete"

@@ -3,8 +3,11 @@
 ``Runner.run`` starts the command in its own process group (so a stop reaches the tool and its
 children, and a Ctrl-C on the terminal reaches only ksi, which decides), waits with a timeout,
 stops the group (SIGTERM, then SIGKILL after a grace) when ksi is asked to stop or the timeout
-passes, and raises ``CommandError`` holding argv, exit code, stdout and stderr.  ``sh`` is used
-here and nowhere else.
+passes, and raises ``CommandError`` holding argv, exit code, stdout and stderr.
+
+``sh`` is used here and nowhere else (imported lazily: ``ksi --help`` and ``ksi list`` with
+nothing to list never pay for it).  The tool's stdin is the real ``/dev/null``: ``sh`` feeds a
+*string* ``_in`` to the tool as data, but passes an open file through as the descriptor.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from ksi.errors import CommandError, EnvironmentProblem, Interrupted
+from ksi.errors import CommandError, EnvironmentProblem
 from ksi.signals import Shutdown
+
+#: seconds between two looks at the stop flag and the deadline while a tool runs
+POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -91,16 +97,17 @@ class Runner:
         program = self.which(argv[0], full_env)
         self.log(f"$ {' '.join(argv)}")
         started = time.monotonic()
-        proc = sh.Command(program)(
-            *argv[1:],
-            _env=full_env,
-            _cwd=cwd,
-            _bg=True,
-            _bg_exc=False,
-            _new_group=True,
-            _tty_out=False,
-            _in=os.devnull,
-        )
+        with open(os.devnull, "rb") as devnull:
+            proc = sh.Command(program)(
+                *argv[1:],
+                _env=full_env,
+                _cwd=cwd,
+                _bg=True,
+                _bg_exc=False,
+                _new_group=True,
+                _tty_out=False,
+                _in=devnull,
+            )
         outcome: str | None = None
         while proc.process.is_alive()[0]:
             if not ignore_shutdown and self.shutdown is not None and self.shutdown.is_set():
@@ -111,7 +118,7 @@ class Runner:
                 pid = proc.process.pid
                 terminate_group(pid, lambda: bool(proc.process.is_alive()[0]), self.grace)
                 break
-            time.sleep(0.02)
+            time.sleep(POLL)
         try:
             proc.wait()
             code = proc.exit_code
@@ -123,7 +130,7 @@ class Runner:
         seconds = time.monotonic() - started
         if outcome == "interrupted":
             assert self.shutdown is not None
-            raise Interrupted(self.shutdown.signum or signal.SIGTERM)
+            raise self.shutdown.reason()
         if outcome == "timeout":
             raise CommandError(argv, code, out, err, timed_out=True)
         if check and code != 0:

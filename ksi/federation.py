@@ -2,9 +2,15 @@
 
 Every member installs Liqo on its own cluster as soon as that cluster is Ready (all members in
 parallel), advertising its API server at the node address (which is in the certificate SANs).
-The leader then peers with every follower at once, one thread per follower, and waits until the
+The leader then peers with its followers, ``PEER_CONCURRENCY`` at a time, and waits until the
 cluster shows one Ready virtual node per follower.  Finally the workload namespace is offloaded
 (LocalAndRemote, same name everywhere) so that its pods may run on every member.
+
+How far one leader goes (docs/performance.md): every follower costs the leader's node two pods
+(a gateway, a virtual kubelet) and Liqo a remapped /16 of its pod CIDR and of its external
+CIDR.  With kubelet's ``maxPods`` raised to ``cluster.MAX_PODS`` (250) the pods allow ~117
+followers, the remappings ~130 (/work/shared/TECH-NOTES.md section 10); ksi supports
+``MAX_MEMBERS`` and refuses more, with one line, before anything is created.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ksi import constants as C
+from ksi.cluster import MAX_PODS
 from ksi.errors import BringUpError, KsiError, PhaseTimeout, UsageError
 from ksi.plan import RunPlan
 from ksi.tools.liqoctl import Liqoctl
@@ -57,6 +64,31 @@ def liqo_ranges(items: Iterable[str]) -> list[str]:
     return list(ranges.values())
 
 
+#: pods on the leader's node that are not per follower: kind's 9 (control plane, CoreDNS x2,
+#: kube-proxy, kindnet, local-path) and Liqo's ~7 controllers
+BASE_PODS = 16
+#: pods a follower costs the leader's node: the gateway client and the virtual kubelet
+PODS_PER_FOLLOWER = 2
+#: the largest job step ksi federates: below both walls (~117 followers by pods, ~130 by CIDR
+#: remappings), with a margin; measured up to 16 (bench/)
+MAX_MEMBERS = 100
+#: `liqoctl peer` run at once by the leader.  Each is a Go process (~100 MB) driving the
+#: leader's API server and Liqo's controllers (tenant namespace, certificates, gateway,
+#: ResourceSlice); 8 keeps that load bounded and 16 members within two peer delays.
+PEER_CONCURRENCY = 8
+
+assert (MAX_PODS - BASE_PODS) // PODS_PER_FOLLOWER >= MAX_MEMBERS - 1
+
+
+def check_size(members: int, federation: bool) -> None:
+    """Refuse a job step larger than one Liqo leader hosts, before anything is created."""
+    if federation and members > MAX_MEMBERS:
+        raise UsageError(
+            f"{members} members are more than one Liqo leader hosts (at most {MAX_MEMBERS})",
+            hint=f"run on at most {MAX_MEMBERS} nodes, or with --no-federation "
+            "(docs/performance.md)")
+
+
 @dataclass(frozen=True)
 class Provider:
     """A follower as the leader sees it."""
@@ -82,7 +114,8 @@ def install(liqoctl: Liqoctl, plan: RunPlan, timeout: float,
 
 
 def peer_all(liqoctl: Liqoctl, plan: RunPlan, providers: list[Provider], timeout: float) -> None:
-    """Peer the leader with every follower concurrently; report every failure, naming nodes."""
+    """Peer the leader with every follower, ``PEER_CONCURRENCY`` at a time; report every
+    failure, naming nodes."""
     if not providers:
         return
 
@@ -96,7 +129,7 @@ def peer_all(liqoctl: Liqoctl, plan: RunPlan, providers: list[Provider], timeout
             return exc
         return None
 
-    with ThreadPoolExecutor(max_workers=min(16, len(providers))) as pool:
+    with ThreadPoolExecutor(max_workers=min(PEER_CONCURRENCY, len(providers))) as pool:
         results = list(zip(providers, pool.map(one, providers)))
     failed = [(p, exc) for p, exc in results if exc is not None]
     if not failed:

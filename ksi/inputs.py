@@ -9,6 +9,7 @@ from pathlib import Path
 
 from typing import Callable
 
+from ksi import interactive, manifests
 from ksi import workload as workload_mod
 from ksi.errors import UsageError
 from ksi.paths import is_dir, is_file, private_dir, stat_of, why_not_creatable
@@ -16,9 +17,17 @@ from ksi.plan import RunOptions, check_image
 from ksi.ports import check_nodeport
 
 
-def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print) -> RunOptions:
+def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print, members: int = 1,
+                 rank: int = 0) -> RunOptions:
     """Reject bad input before anything is created; return the options with paths resolved."""
-    script = workload_mod.check(opts.workload.expanduser())
+    script = opts.workload.expanduser()
+    if opts.shell is not None:  # ksi shell: a terminal or a command (ksi/interactive.py)
+        interactive.check(opts.shell, rank)
+    elif manifests.is_manifest(opts.workload):  # checked and read now: stdin, and nothing created
+        opts = replace(opts, manifests=manifests.load(opts.workload, opts.args, members=members),
+                       args=())
+    else:
+        script = workload_mod.check(script)
     workdir = opts.workdir.expanduser()
     if not is_dir(workdir, "work directory (--workdir)"):
         raise UsageError(f"work directory {workdir} does not exist or is not a directory",
@@ -53,5 +62,7 @@ def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print) -> RunOp
     elif (why := why_not_creatable(shared_dir)) is not None:
         warn(f"warning: the shared directory {shared_dir} could not be created ({why}); "
              "a real run would stop here (choose another --shared-dir)")
-    return replace(opts, workload=script.resolve(), workdir=workdir.resolve(),
-                   shared_dir=shared_dir, load_images=tuple(archives), liqo_set=liqo_set)
+    keep = opts.manifests or opts.shell is not None  # no file to resolve
+    return replace(opts, workload=script if keep else script.resolve(), workdir=workdir.resolve(),
+                   shared_dir=shared_dir, load_images=tuple(archives),
+                   liqo_set=liqo_set)

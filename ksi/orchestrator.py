@@ -5,7 +5,7 @@ and ``ksi.roles``, and share one ``RunState``).
 The steps, chosen for the member's role once the election is done (``--dry-run`` prints them):
 
     every member: check tools -> rendezvous -> reap stale clusters -> register cluster
-                  -> prepare tools -> load node image from cache -> create cluster
+                  -> watch the others -> prepare tools -> load node image from cache -> create cluster
                   -> wait for nodes -> start image loads
     standalone:   credentials -> load images -> workload
     leader:       [install Liqo -> load images -> liqo ready] -> wait for members
@@ -20,6 +20,7 @@ their step starts and run last-first by the teardown:
     release ports    <- the plan's port claims (made before any step)
     leave rendezvous <- rendezvous            delete cluster   <- register cluster
     collect diagnostics <- create cluster     stop image loads <- start image loads
+    stop watching <- watch the others (ksi/watch.py: the others' news stops our running tool)
 
 Teardown runs on every way out: success, failure, an error in any step (a bug included: it ends
 with exit code 8), SIGINT/SIGTERM/SIGHUP (signals only raise a flag; the running tool or
@@ -33,14 +34,15 @@ finish the job if ksi itself is SIGKILLed.
 
 from __future__ import annotations
 
-import shlex
 import time
 from functools import partial
 
 from ksi import bringup as B
 from ksi import cluster
 from ksi import constants as C
+from ksi import federation
 from ksi import roles as R
+from ksi import watch as W
 from ksi import workload as workload_mod
 from ksi.errors import InternalError, KsiError, TeardownError, UsageError
 from ksi.inputs import check_inputs
@@ -65,7 +67,8 @@ def run_member(opts: RunOptions) -> int:
     ctx = SlurmContext.from_env()
     out = Progress(node=ctx.node_name, rank=ctx.rank if ctx.in_slurm else None,
                    verbose=opts.verbose)
-    opts = check_inputs(opts, warn=out.say)
+    opts = check_inputs(opts, warn=out.say, members=ctx.members, rank=ctx.rank)
+    federation.check_size(ctx.members, opts.federation)
     shutdown = Shutdown().install()
     try:
         return Member(RunState.start(opts, ctx, shutdown, out)).run()
@@ -98,6 +101,8 @@ class Member:
             st("reap stale clusters", B.reap_stale, phase=False),
             st("register cluster", B.register, ("delete cluster", B.delete_cluster),
                phase=False, reserve=DELETE_RESERVE),
+            st("watch the others", W.start_watching, ("stop watching", W.stop_watching),
+               phase=False),
             st("prepare tools", B.prepare_tools, phase=False),
             st("load node image from cache", B.node_image, phase=False),
             st("create cluster", B.create, ("collect diagnostics", B.collect_diagnostics)),
@@ -180,15 +185,15 @@ class Member:
             f"# cluster:    {plan.cluster_name} (rank {plan.rank} of {plan.members})",
             f"# api server: {plan.api_url}",
             f"# K8S_PORT:   {plan.k8s_port}",
-            f"# workload:   {shlex.join(workload_mod.argv_of(s.opts.workload, s.opts.args))}",
+            f"# workload:   {workload_mod.describe(s.opts)}",
             f"# /app:       {plan.workdir}",
             f"# federation: {'Liqo ' + C.LIQO_VERSION if s.federate else 'none'}",
             f"# files:      {plan.run_dir}",
             *[f"# steps ({role}): " + " -> ".join(
                 common + [step.name for step in self.role_steps(role)]) for role in roles],
             f"# teardown:   within {s.opts.teardown_timeout:g}s, last step first: "
-            "stop image loads, collect diagnostics (on failure), delete cluster, "
-            "leave rendezvous, release ports",
+            "stop image loads, collect diagnostics (on failure), stop watching, "
+            "delete cluster, leave rendezvous, release ports",
         ]
         print("\n".join(lines))
         print(cluster.render_config(plan), end="")

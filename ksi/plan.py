@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ksi import constants as C
 from ksi.errors import UsageError
@@ -58,6 +59,12 @@ class RunOptions:
     grace: float = C.DEFAULT_GRACE
     token_ttl: int | None = None
     federation: bool = True
+    #: a manifest workload's checked documents (``ksi/manifests.py``); empty for a script
+    manifests: tuple[Any, ...] = ()
+    #: ``--for``: how long a manifest workload without Jobs or Pods runs (seconds)
+    for_seconds: float | None = None
+    #: ``ksi shell``: the command to run (() = $SHELL); None for ``ksi run``
+    shell: tuple[str, ...] | None = None
     #: start teardown on our own this many seconds before the job's end (Slurm's time limit)
     teardown_margin: float = C.TEARDOWN_MARGIN
     #: the one deadline of the whole teardown, in seconds (fits Slurm's KillWait)

@@ -13,6 +13,8 @@ Protocol (one directory per job step, ``<shared-dir>/jobs/<job>.<step>/``, mode 
 3. Credentials another member needs (a follower's kubeconfig, for the leader's ``liqoctl
    peer``) go to ``secrets/<rank>.kubeconfig``, mode 0600 from creation, and are deleted at
    teardown.  Records hold no secret.
+   A member that fails also writes ``failed.json`` (its rank), so that a waiting follower
+   looks at one file, not at N records, to learn of a failure.
 4. The leader publishes ``outcome.json`` once: the workload's exit code, or the failure that
    ended the run (node, rank, phase).  Followers wait for it, then tear down.
 5. Liveness: a follower that can take ``leader.lock`` knows the leader's process is gone (the
@@ -65,8 +67,13 @@ LEADER_LOCK = "leader.lock"
 LEADER_FILE = "leader.json"
 OUTCOME_FILE = "outcome.json"
 OLD_EVENTS_FILE = "events.jsonl"  # before per-member files; still read by ``ksi report``
+FAILED_FILE = "failed.json"  # written by a member that fails, or a dead one's guardian
 MEMBER_FILE_RE = re.compile(r"^(\d+)\.json$")
+#: seconds between two looks of the leader waiting for every member (a listing and a read
+#: of each record not yet there)
 POLL = 0.25
+#: seconds between two looks of a follower for ``outcome.json`` (one ``open``)
+OUTCOME_POLL = 0.5
 
 
 @dataclass
@@ -209,8 +216,26 @@ class JobDir:
     def publish(self, record: MemberRecord) -> None:
         record.updated = time.time()
         self._write(f"{MEMBERS_DIR}/{record.rank}.json", asdict(record))
+        if record.failed:  # the one file a waiting follower looks at for the others' failures
+            self._write(FAILED_FILE, {"rank": record.rank})
 
-    def records(self) -> dict[int, MemberRecord]:
+    def failure_noted(self) -> bool:
+        """True once some member failed (``failed.json``): one ``open`` a look, whatever N."""
+        return self._read(self.path / FAILED_FILE) is not None
+
+    def early_failure(self) -> MemberRecord | None:
+        """Another member that failed before the workload started, from the records (a full
+        read: called only once ``failure_noted``); None when the run had reached the workload,
+        where a lost member must not take the others with it."""
+        records = self.records().values()
+        failed = [r for r in records if r.failed and r.rank != self.rank]
+        if failed and not any(r.reached("federated") for r in records):
+            return failed[0]
+        return None
+
+    def records(self, skip: "set[int] | frozenset[int]" = frozenset()
+                ) -> dict[int, MemberRecord]:
+        """The members' records; those of the ranks in ``skip`` are not read (nor returned)."""
         found: dict[int, MemberRecord] = {}
         for entry in sorted(os.listdir(self.members_dir)):
             if entry.startswith("."):
@@ -218,6 +243,8 @@ class JobDir:
             match = MEMBER_FILE_RE.match(entry)
             if not match:
                 self._warn_once(entry, f"ignoring foreign file {self.members_dir / entry}")
+                continue
+            if int(match[1]) in skip:
                 continue
             data = self._read(self.members_dir / entry)
             if data is None:
@@ -261,11 +288,18 @@ class JobDir:
     # --- waiting -------------------------------------------------------------------------------
     def wait_all(self, status: str, *, timeout: float,
                  shutdown: Shutdown) -> dict[int, MemberRecord]:
-        """Wait until every member reached ``status``; fail fast when one failed."""
+        """Wait until every member reached ``status``; fail fast when one failed.
+
+        A record that reached ``status`` is not read again (a member failing after that is
+        the watcher's to notice, ``ksi/watch.py``): a look costs a listing and one read per
+        member still on its way.
+        """
         deadline = time.monotonic() + timeout
+        settled: dict[int, MemberRecord] = {}
         while True:
             shutdown.check()
-            records = self.records()
+            records = {**settled, **self.records(skip=set(settled))}
+            settled = {r.rank: r for r in records.values() if r.reached(status)}
             failed = [r for r in records.values() if r.failed]
             if failed:
                 first = failed[0]
@@ -288,24 +322,34 @@ class JobDir:
                     f"{timeout:.0f}s", hint="see those members' output; raise --timeout")
             shutdown.wait(POLL)
 
-    def wait_outcome(self, *, shutdown: Shutdown, leader_check_every: float = 2.0,
-                     deadline: float | None = None) -> Outcome:
-        """Follower: wait for the leader's outcome, noticing a dead leader within seconds."""
+    def wait_outcome(self, *, shutdown: Shutdown, leader_check_every: float = 1.0,
+                     deadline: float | None = None,
+                     leader_alive: Callable[[], bool] | None = None) -> Outcome:
+        """Follower: wait for the leader's outcome, noticing a dead leader within seconds.
+
+        Cheap on a shared filesystem, whatever the number of members: one ``open`` of
+        ``outcome.json`` every ``OUTCOME_POLL``, and every ``leader_check_every`` one ``open``
+        of ``failed.json`` and one probe of the leader's lock (``leader_alive``, default
+        ``self.leader_alive``; the watcher's ``LockProbe`` does it in one ``flock``): four
+        operations a second.  The records are read only once a failure is noted.
+        """
+        alive = leader_alive or self.leader_alive
         next_check = time.monotonic() + leader_check_every
+        failure_seen = False
         while True:
             shutdown.check()
             outcome = self.outcome()
             if outcome is not None:
                 return outcome
-            records = self.records().values()
-            failed = [r for r in records if r.failed and r.rank != self.rank]
-            # Fail fast during bring-up, without waiting for the leader to pass the news on; once
-            # the workload runs ("federated") a lost member must not take the others with it.
-            if failed and not any(r.reached("federated") for r in records):
-                raise member_failed(failed[0])
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + leader_check_every
-                if not self.leader_alive() and self.outcome() is None:
+                # fail fast during bring-up, without waiting for the leader to pass it on
+                if not failure_seen and self.failure_noted():
+                    failure_seen = True
+                    early = self.early_failure()
+                    if early is not None:
+                        raise member_failed(early)
+                if not alive() and self.outcome() is None:
                     raise RendezvousError("the leader's process is gone (its lock is free)",
                                           hint="see the leader's output; tearing down")
             if deadline is not None and time.monotonic() >= deadline:
@@ -313,7 +357,7 @@ class JobDir:
                     "stopped waiting: the job's time limit is near, and the clusters must be "
                     "gone before Slurm kills the step",
                     hint="ask for more --time, or lower --teardown-margin")
-            shutdown.wait(POLL)
+            shutdown.wait(OUTCOME_POLL)
 
     def cleanup(self) -> None:
         """Leader, at the very end: remove what must not outlive the run (locks, secrets)."""
@@ -333,8 +377,9 @@ def mark_dead(job_dir: Path, rank: int, *, leader: bool, why: str) -> None:
             return
         data.update(status="failed", error=why, updated=time.time())
         write_private(path, json.dumps(data))
+        write_private(job_dir / FAILED_FILE, json.dumps({"rank": rank}))
         if leader and not (job_dir / OUTCOME_FILE).exists():
-            write_private(job_dir / "outcome.json", json.dumps(asdict(Outcome(
+            write_private(job_dir / OUTCOME_FILE, json.dumps(asdict(Outcome(
                 "failed", EXIT_KSI_FAILED, f"the leader (rank {rank} on {data.get('node')}) "
                 f"{why}", whose="ksi", cause="member"))))
     except (OSError, ValueError, AttributeError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ksi import watch
 from ksi import constants as C
 from ksi import environment, federation
 from ksi import workload as workload_mod
@@ -99,10 +100,10 @@ def run_workload(s: RunState) -> None:
     if s.ctx.members > 1:  # no proxy between the members
         env = environment.with_no_proxy(env, [r.address for r in s.records.values()])
     s.status("federated")
+    watch.stop_watching(s)  # from here a member lost must not stop the workload
     with PullWatch(s.kube, C.WORKLOAD_NAMESPACE, s.opts.shared_dir, s.out.say):
-        s.exit_code = workload_mod.run(s.opts.workload, s.opts.args, env=env, cwd=Path.cwd(),
-                                       shutdown=s.shutdown, grace=s.opts.grace,
-                                       deadline=s.workload_deadline())
+        s.exit_code = workload_mod.run_any(s.opts, env=env, shutdown=s.shutdown, say=s.out.say,
+                                           rc_dir=s.plan.run_dir, deadline=s.workload_deadline())
     mark = s.out.mark()  # the workload phase's line and event: `✗ workload (exit 3)`
     mark.fields["exit_code"] = s.exit_code
     if s.exit_code != C.EXIT_OK:
@@ -113,7 +114,13 @@ def run_workload(s: RunState) -> None:
 
 def follow(s: RunState) -> None:
     """Follower: wait for the leader's outcome and take its exit code."""
-    outcome = s.job.wait_outcome(shutdown=s.shutdown, deadline=s.workload_deadline())
+    probe = s.watcher.probe if s.watcher else watch.LockProbe(s.job.lock_path, s.job)
+    watch.stop_watching(s, keep_probe=True)  # the wait below does the same looks
+    try:
+        outcome = s.job.wait_outcome(shutdown=s.shutdown, leader_alive=probe.held,
+                                     deadline=s.workload_deadline())
+    finally:
+        probe.close()
     if outcome.status != "finished":
         error = RendezvousError(f"the run failed: {outcome.error}")
         error.about_member = True

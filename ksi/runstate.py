@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ksi import constants as C
 from ksi import images
@@ -30,6 +31,9 @@ from ksi.slurm import SlurmContext, job_end_time
 from ksi.tools.env import ToolEnv
 from ksi.tools.kind import Kind
 from ksi.tools.liqoctl import Liqoctl
+
+if TYPE_CHECKING:
+    from ksi.watch import Watcher
 
 
 @dataclass
@@ -59,6 +63,7 @@ class RunState:
     loader: images.Loader | None = None
     records: dict[int, MemberRecord] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    watcher: "Watcher | None" = None  # ksi/watch.py, between "watch the others" and the workload
 
     @classmethod
     def start(cls, opts: RunOptions, ctx: SlurmContext, shutdown: Shutdown,

@@ -7,6 +7,10 @@ task receives SIGTERM, not its children, so whoever runs a child (``exec.Runner`
 
 A second signal during teardown changes nothing: teardown is sacred and bounded by its own
 timeouts; Slurm's SIGKILL after KillWait is the only thing that can cut it short.
+
+The same flag also carries bad news from another member (``fail``, raised by the watcher of
+``ksi/watch.py``: the leader is gone, the run failed): the running tool is stopped the same way,
+and the error raised is that news, not "stopped by a signal".
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import signal
 import threading
 from types import FrameType
 
-from ksi.errors import Interrupted
+from ksi.errors import Interrupted, KsiError
 
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -26,6 +30,8 @@ class Shutdown:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.signum: int | None = None
+        #: the news that raised the flag when it was not a signal (see ``fail``)
+        self.error: KsiError | None = None
         self._previous: dict[int, object] = {}
 
     def install(self) -> "Shutdown":
@@ -46,6 +52,18 @@ class Shutdown:
             self.signum = signum
         self._event.set()
 
+    def fail(self, error: KsiError) -> None:
+        """Raise the flag because of ``error`` (another member's news), unless already raised."""
+        if not self._event.is_set():
+            self.error = error
+            self._event.set()
+
+    def reason(self) -> KsiError:
+        """The error that says why the flag is up: the news, else the signal."""
+        if self.error is not None and self.signum is None:
+            return self.error
+        return Interrupted(self.signum or signal.SIGTERM)
+
     def is_set(self) -> bool:
         return self._event.is_set()
 
@@ -54,6 +72,6 @@ class Shutdown:
         return self._event.wait(seconds)
 
     def check(self) -> None:
-        """Raise ``Interrupted`` if a stop was requested."""
+        """Raise why a stop was requested (``Interrupted``, or another member's news), if it was."""
         if self._event.is_set():
-            raise Interrupted(self.signum or signal.SIGTERM)
+            raise self.reason()

@@ -19,11 +19,43 @@ import os
 import signal
 import subprocess
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ksi.errors import Interrupted, PhaseTimeout, WorkloadNotFound, WorkloadNotRunnable
 from ksi.exec import terminate_group
 from ksi.signals import Shutdown
+
+if TYPE_CHECKING:
+    from ksi.plan import RunOptions
+
+
+def describe(opts: "RunOptions") -> str:
+    """The workload in one line, for ``--dry-run``'s plan."""
+    if opts.shell is not None:
+        return "shell: " + (" ".join(opts.shell) or "$SHELL")
+    if opts.manifests:
+        return "apply " + ", ".join(f"{d.kind.lower()}/{d.name}" for d in opts.manifests)
+    import shlex
+
+    return shlex.join(argv_of(opts.workload, opts.args))
+
+
+def run_any(opts: "RunOptions", *, env: Mapping[str, str], shutdown: Shutdown,
+            say: Callable[[str], Any], rc_dir: Path, deadline: float | None) -> int:
+    """The workload step: ``ksi shell``'s shell (ksi/interactive.py), manifests
+    (ksi/manifests.py) or a bash script (below); returns its exit code."""
+    if opts.shell is not None:
+        from ksi import interactive
+
+        return interactive.run(opts.shell, env=env, cwd=Path.cwd(), rc_dir=rc_dir,
+                               shutdown=shutdown, grace=opts.grace, deadline=deadline)
+    if opts.manifests:
+        from ksi import manifests
+
+        return manifests.run(opts.manifests, env=env, shutdown=shutdown, say=say,
+                             deadline=deadline, for_seconds=opts.for_seconds)
+    return run(opts.workload, opts.args, env=env, cwd=Path.cwd(), shutdown=shutdown,
+               grace=opts.grace, deadline=deadline)
 
 
 def check(script: Path) -> Path:

@@ -17,6 +17,7 @@ from ksi import __version__
 #: command name -> "module:attribute"; one module per command.
 COMMANDS = {
     "run": "ksi.cli.run:run",
+    "shell": "ksi.cli.shell:shell",
     "list": "ksi.cli.listing:list_clusters",
     "delete": "ksi.cli.delete:delete",
     "images": "ksi.cli.images:images",
@@ -75,6 +76,8 @@ def cli(ctx: click.Context) -> None:
     \b
     srun -N3 ksi run workload.sh     one cluster over three nodes, the script run once
     ksi run workload.sh              the same on this node alone, without Slurm
+    ksi run job.yaml                 apply manifests, follow their pods, exit with their code
+    srun -N3 --pty ksi shell         your shell on a three-node cluster; exit tears it down
     ksi list / ksi delete --stale    find and remove clusters left behind
     """
     if ctx.invoked_subcommand is None:  # `ksi` alone: the help, and success

@@ -77,6 +77,11 @@ MAX_TOKEN_TTL = 2**32
 @click.option("--liqo-chart", envvar=E["liqo_chart"], type=click.Path(path_type=Path),
               default=None, help=f"Local Liqo chart directory, for nodes without internet. "
               f"[env {E['liqo_chart']}]")
+@click.option("--for", "for_seconds", envvar=E["for_duration"], default=None, metavar="DURATION",
+              callback=lambda _c, _p, v: _duration(v),
+              help=f"Manifest workloads: how long Deployments and Services run when there is no "
+              f"Job or Pod to wait for (90s, 5m, 1h); with Jobs, an upper limit. Default: until "
+              f"Ctrl-C. [env {E['for_duration']}]")
 @click.option("--liqo-set", "liqo_set", envvar=E["liqo_set"], multiple=True, metavar="KEY=VALUE",
               help=f"Liqo chart value for `liqoctl install --set`, e.g. "
               f"networking.gatewayTemplates.wireguard.implementation=userspace; repeatable. "
@@ -85,7 +90,8 @@ MAX_TOKEN_TTL = 2**32
 @pass_app
 @runs_workload
 def run(app: App, /, **options: Any) -> int:
-    """Run WORKLOAD (a script using kubectl) against an ephemeral cluster.
+    """Run WORKLOAD (a script using kubectl, or Kubernetes manifests) against an ephemeral
+    cluster.
 
     \b
     Options go before WORKLOAD; everything after it (ARGS, options too) is the workload's.
@@ -94,6 +100,13 @@ def run(app: App, /, **options: Any) -> int:
     K8S_CLUSTER_API_TOKEN, K8S_CLUSTER_CA, K8S_PORT, KUBECONFIG and KSI_NAMESPACE set.
     An executable WORKLOAD runs by its shebang (#!/usr/bin/env python3); one that is not
     executable runs with bash.
+
+    \b
+    Manifests (WORKLOAD and ARGS are .yaml/.yml/.json files, directories, or - for stdin):
+    ksi applies them (server-side) to KSI_NAMESPACE, prints one line per pod state change,
+    streams the pods' logs prefixed [pod/POD/CONTAINER], and exits 0 when every Job
+    succeeded, else the failed container's exit code.  Without Jobs or Pods (Deployments,
+    Services) it runs until Ctrl-C or --for DURATION.
 
     \b
     Exit code (as timeout(1) and env(1)); the last line on stderr says whose it is:
@@ -109,3 +122,14 @@ def run(app: App, /, **options: Any) -> int:
 
     # the parameters are RunOptions' fields, by name: the one list of run options
     return run_member(RunOptions(verbose=app.verbose, **options))
+
+
+def _duration(value: str | None) -> float | None:
+    if value is None:
+        return None
+    from ksi.manifests import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None

@@ -133,6 +133,7 @@ class Node:
         self._ctx: ssl.SSLContext | None = None
         self.handler_class: type | None = None
         self.sockets: list[tuple[dict[str, Any], socket.socket]] = []
+        self.life: Any = None  # kubelife.Life: the workload pods' "containers"
 
     def bind(self) -> None:
         for p in self.record.get("ports", []):
@@ -181,6 +182,10 @@ class Node:
         store = Store(Registry(), on_change=dirty.set)
         kubeseed.seed(store, cfg, ca_pem)
         cluster = kubeapi.Cluster(cfg, ca_pem, store, log)
+        import kubelife
+
+        cluster.life = self.life = kubelife.Life(store, cfg, self.cluster_dir, cluster.node_ready, cluster.pod_ip)
+        self.life.start()
         self.handler_class = type("ClusterHandler", (kubeapi.Handler,), {"cluster": cluster})
         threading.Thread(target=self._snapshots, args=(store, dirty), daemon=True).start()
         threading.Thread(target=self._readiness, args=(cluster, cfg, started), daemon=True).start()
@@ -274,6 +279,8 @@ def main() -> int:
         ready.write("ok\n")
         ready.close()
     node.serve(stop)
+    if node.life is not None:
+        node.life.stop()
     print(f"container {args.container} stopping", flush=True)
     return 0
 

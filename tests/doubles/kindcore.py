@@ -277,7 +277,9 @@ def _actions(p: Nerdctl, log: Logger, status: Status, c: kc.Cluster, flags: dict
         "serviceSubnet": c.networking["serviceSubnet"], "readySeconds": fw.delay("KSI_FAKE_NODE_READY_SECONDS"),
         "neverReady": fw.should_fail("node-never-ready") or fw.should_hang("node-never-ready"),
         "tokenKey": secrets.token_hex(32),
-        "nodes": [{"name": n, "role": node["role"], "ip": records[n].get("ip", ""), "labels": node.get("labels") or {}}
+        "nodes": [{"name": n, "role": node["role"], "ip": records[n].get("ip", ""), "labels": node.get("labels") or {},
+                   "mounts": [{"hostPath": os.path.abspath(m.get("hostPath") or ""), "containerPath": m.get("containerPath", "")}
+                              for m in node["extraMounts"]]}
                   for n, node in zip(names, c.nodes)],
         "certSANs": _cert_sans(c, boot, cps[0], records[cps[0]].get("ip", ""), endpoint_host),
     }

@@ -23,6 +23,7 @@ import yaml
 import kubeproto
 
 import kubeauth as ka
+import kubelife
 import kuberesources as kr
 import kubeseed
 import kubetables
@@ -39,6 +40,7 @@ class Cluster:
         self.registry = store.registry
         self.key = bytes.fromhex(cfg["tokenKey"])
         self.next_pod_ip = 10
+        self.life: kubelife.Life | None = None  # set by the node once the cluster serves
 
     def version(self) -> Obj:
         v = self.cfg["kubernetesVersion"]
@@ -124,6 +126,8 @@ class Handler(BaseHTTPRequestHandler):
             cert = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
             user = ka.authenticate(self.cluster.store, self.cluster.key, cert, self.headers.get("Authorization", ""))
             self.user = user
+            if method == "DELETE":
+                self._body()  # DeleteOptions: read it, or it would be taken for the next request
             self._route(method, path, query)
         except ApiError as e:
             if e.code == 404 and e.reason == "":
@@ -172,9 +176,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and resource in ("selfsubjectaccessreviews", "selfsubjectreviews", "tokenreviews", "subjectaccessreviews"):
             return self._review(res, self._body())
         if sub and sub not in ("status", "finalize", "scale"):
-            if sub == "log":
-                c.store.get(res, namespace, name)
-                return self._send(200, "", "text/plain")
+            if sub == "log" and method == "GET":
+                return self._log(res, namespace, name, query)
             raise ApiError(400, "BadRequest", "Upgrade request required")
         self._verb(method, res, namespace, name, sub, query)
 
@@ -240,7 +243,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(201, kubeseed.create_namespace(store, body.get("metadata", {}).get("name", ""), c.ca_pem, body))
             if query.get("dryRun"):
                 return self._send(201, body)
-            obj = store.create(res, ns, body)
+            obj = store.create(res, ns, kubelife.default(res, ns, body, store))
+            kubelife.after_create(res, obj, store)
             self._after_write(res, obj)
             return self._send(201, store.get(res, ns, obj["metadata"]["name"]))
         if method == "PUT":
@@ -270,11 +274,16 @@ class Handler(BaseHTTPRequestHandler):
         if ctype == "application/apply-patch+yaml":
             if not query.get("fieldManager"):
                 raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch')
+            if query.get("dryRun"):  # validated and defaulted as for real, never stored
+                body.setdefault("metadata", {})["name"] = name
+                current = store.peek(res.group, res.name, ns if res.namespaced else "", name)
+                return self._send(200 if current else 201, kubelife.default(res, ns, merge_patch(current or {}, body), store))
             if store.peek(res.group, res.name, ns if res.namespaced else "", name) is None:
                 body.setdefault("metadata", {})["name"] = name
-                obj = store.create(res, ns, body)
+                obj = store.create(res, ns, kubelife.default(res, ns, body, store))
+                kubelife.after_create(res, obj, store)
                 self._after_write(res, obj)
-                return self._send(201, obj)
+                return self._send(201, store.get(res, ns, name))
         current = store.get(res, ns, name)
         if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"):
             new = merge_patch(current, body)
@@ -303,6 +312,25 @@ class Handler(BaseHTTPRequestHandler):
                 c.store.update(res, "", obj["metadata"]["name"], fresh, subresource="status")
         if res.name == "pods" and not res.group:
             kubeseed.kubelet(c.store, c.node_ready, c.pod_ip)
+        if c.life is not None:
+            c.life.wake.set()
+
+    def _log(self, res: kr.Resource, ns: str, name: str, query: dict[str, str]) -> None:
+        """``pods/NAME/log``: the container's output, streamed (chunked) while ``follow``."""
+        c = self.cluster
+        if c.life is None:
+            c.store.get(res, ns, name)
+            return self._send(200, "", "text/plain")
+        stream = kubelife.log_stream(c.life, res, ns, name, query)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        for data in stream:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
     def _reply_objects(self, res: kr.Resource, items: list[Obj], rv: str, single: bool, query: dict[str, str]) -> None:
         version = kubetables.wants_table(self.headers.get("Accept", ""))

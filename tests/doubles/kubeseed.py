@@ -192,11 +192,15 @@ def create_namespace(store: Store, name: str, ca_pem: str, body: Obj | None = No
 
 
 def kubelet(store: Store, node_ready: Callable[[str], bool], pod_ip: Callable[[], str]) -> None:
-    """Move pods on ready nodes to Running (what kubelet + CNI would do); schedule unbound pods."""
+    """Move system pods on ready nodes to Running (what kubelet + CNI would do); workload pods are kubelife's."""
     pods = store.registry.by_group_resource("", "pods")
     assert pods is not None
     ready_nodes = [n["metadata"]["name"] for n in store.all("", "nodes") if node_ready(n["metadata"]["name"])]
+    import kubelife
+
     for pod in store.all("", "pods"):
+        if kubelife.managed(pod["metadata"].get("namespace", "")):
+            continue  # a workload pod: kubelife runs it
         if pod.get("status", {}).get("phase") not in (None, "Pending") or pod["metadata"].get("deletionTimestamp"):
             continue
         node = pod.get("spec", {}).get("nodeName") or (ready_nodes[0] if ready_nodes else "")

@@ -105,6 +105,7 @@ def offload(p: cf.Parsed, err: IO[str]) -> int:
             raise RuntimeError('the offloading is in "AllFailed" state')
         if fault == "hang":
             deadline.hang(s)
+        deadline.sleep(fw.delay("KSI_FAKE_LIQO_OFFLOAD_SECONDS"), s)
         nodes = client.list(w.NODES, "liqo.io/type=virtual-node")
         chosen = [n for n in nodes if selected(n, terms)]
         phase = "Ready" if chosen else "NoClusterSelected"

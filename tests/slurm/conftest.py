@@ -163,3 +163,7 @@ def fault_table():
     elif rows:
         sys.stderr.write(f"\n{FAULTS_DOC} not written: cases not run or failed: "
                          f"{', '.join(sorted(missing))}\n")
+        for row in rows:  # what was measured, to update a row by hand from a partial run
+            sys.stderr.write(f"  {row['id']}: exit {row['code']}, {row['seconds']:.1f} s "
+                             f"(bound {row['bound']:.0f}; noticed {row.get('noticed', '-')}) "
+                             f"{row.get('error', '')[:100]}\n")

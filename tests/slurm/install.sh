@@ -6,6 +6,25 @@ set -eu
 
 PACKAGES="slurmctld slurmd slurm-client munge iproute2 shellcheck"
 
+# kubectl for tests/test_workloads_*.py (the real client against the API double): the machine's
+# own, else the apt package `kubectl` where apt has one (Debian's `kubernetes-client` is 1.20,
+# too old for `kubectl wait --for=jsonpath`); without it those tests skip, saying why.
+install_kubectl() {
+    command -v kubectl >/dev/null 2>&1 && return 0
+    [ "$(id -u)" -eq 0 ] || { echo "install.sh: kubectl missing and not root" >&2; return 0; }
+    cand=$(apt-cache policy kubectl 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [ -z "$cand" ] || [ "$cand" = "(none)" ]; then
+        apt-get update >/dev/null
+        cand=$(apt-cache policy kubectl 2>/dev/null | awk '/Candidate:/ {print $2}')
+    fi
+    if [ -n "$cand" ] && [ "$cand" != "(none)" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kubectl
+    else
+        echo "install.sh: no kubectl package in apt; tests/test_workloads_*.py will be skipped" >&2
+    fi
+}
+install_kubectl
+
 missing=""
 for p in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then

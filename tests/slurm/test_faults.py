@@ -53,6 +53,9 @@ class Case:
     srun: tuple[str, ...] = ()
     #: measure the bound from the start of srun, not from the action
     from_start: bool = False
+    #: seconds within which every other member's running phase must fail after the action
+    #: (from the job's events: a member noticed the fault, not only the step's end)
+    notice: float | None = None
 
 
 def statuses(sw: SlurmWorld, job: str) -> list[str]:
@@ -98,18 +101,31 @@ CASES = [
          "teardown goes on to the end", env={"KSI_FAKE_KIND_DELETE_SECONDS": "5"},
          when=outcome_written, action="scancel", bound=25),
     # --- SIGKILL of a member ------------------------------------------------------------------
+    # A follower watches the leader while its own tools run (ksi/watch.py): it notices within
+    # a second in every phase, stops its tool and tears down.  The issue's 3 s target is
+    # measured (the "noticed" column of docs/faults.md); the bound asserted here is loose, for a
+    # busy machine, yet fails the code before the watcher (noticed after its own create: ~20 s).
     Case("kill-leader-create", "SIGKILL of the leader during `kind create`",
-         "followers stop; guardian deletes the leader's cluster", env=SLOW_CREATE,
-         workload=("sleeper",), when=three_containers, action="kill-leader", bound=60,
-         error="the leader"),
+         "followers notice within a second, stop kind; guardian deletes the leader's cluster",
+         env=SLOW_CREATE, workload=("sleeper",), when=three_containers, action="kill-leader",
+         bound=25, error="the leader", notice=10),
+    Case("kill-leader-ready", "SIGKILL of the leader while the nodes become Ready",
+         "followers notice within a second; guardian deletes the leader's cluster",
+         env={"KSI_FAKE_NODE_READY_SECONDS": "20"}, workload=("sleeper",),
+         when=three_containers, action="kill-leader", bound=25, error="the leader", notice=10),
+    Case("kill-leader-liqo-install", "SIGKILL of the leader during `liqoctl install`",
+         "followers notice within a second, stop liqoctl; guardian deletes the leader's cluster",
+         env={"KSI_FAKE_LIQO_INSTALL_SECONDS": "20"}, workload=("sleeper",),
+         when=all_at("cluster-ready"), action="kill-leader", bound=25, error="the leader",
+         notice=10),
     Case("kill-leader-workload", "SIGKILL of the leader while the workload runs",
          "followers notice the free lock; guardian deletes the leader's cluster",
          workload=("sleeper",), when=workload_started, action="kill-leader", bound=60,
          error="the leader"),
     Case("kill-follower-create", "SIGKILL of a follower during `kind create`",
-         "guardian marks it failed; the others stop fast", env=SLOW_CREATE,
-         workload=("sleeper",), when=three_containers, action="kill-follower", bound=60,
-         error="was killed"),
+         "guardian marks it failed (failed.json); every other member's watcher stops its running tool",
+         env=SLOW_CREATE, workload=("sleeper",), when=three_containers, action="kill-follower",
+         bound=25, error="was killed", notice=10),
     Case("kill-follower-workload", "SIGKILL of a follower while the workload runs",
          "the workload finishes; guardian deletes the follower's cluster",
          workload=("sleep", "4"), when=all_at("federated", 1), action="kill-follower",
@@ -170,17 +186,35 @@ def workload_argv(sw: SlurmWorld, case: Case) -> list[str]:
     return [str(script)]
 
 
-def act(sw: SlurmWorld, case: Case, job: str) -> None:
+def act(sw: SlurmWorld, case: Case, job: str) -> int | None:
+    """Inject the fault; return the rank of a killed member."""
     if case.action == "scancel":
         subprocess.run(["scancel", job], env=sw.env, check=True, timeout=10)
-        return
+        return None
     leader_rank = json.loads((sw.job_dir(job) / "leader.json").read_text())["rank"]
     members = sw.members(job)
     if case.action == "kill-leader":
         os.kill(int(members[leader_rank]["pid"]), signal.SIGKILL)
-    elif case.action == "kill-follower":
-        victim = next(r for r in members.values() if r["rank"] != leader_rank)
-        os.kill(int(victim["pid"]), signal.SIGKILL)
+        return leader_rank
+    victim = next(r for r in members.values() if r["rank"] != leader_rank)
+    os.kill(int(victim["pid"]), signal.SIGKILL)
+    return int(victim["rank"])
+
+
+def noticed(sw: SlurmWorld, job: str, victim: int | None, since: float) -> float:
+    """Seconds from ``since`` (wall time) until the last of the other members saw its running
+    phase fail (the job's events.jsonl)."""
+    firsts: dict[int, float] = {}
+    job_dir = sw.job_dir(job)  # one events.jsonl, or events/<rank>.jsonl
+    lines = [line for f in [job_dir / "events.jsonl", *sorted((job_dir / "events").glob("*"))]
+             if f.exists() for line in f.read_text().splitlines() if line.strip()]
+    for line in lines:
+        event = json.loads(line)
+        if event.get("outcome") == "failed" and event.get("rank") != victim:
+            end = event["start"] + event["duration"]
+            firsts[event["rank"]] = min(firsts.get(event["rank"], end), end)
+    assert len(firsts) == 2, f"members that saw a phase fail: {sorted(firsts)}"
+    return max(firsts.values()) - since
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.slow
@@ -191,18 +225,23 @@ def test_fault(sw, case, fault_table):
     proc, job = sw.srun_bg("run", *args, *workload_argv(sw, case), env=case.env,
                            srun_opts=case.srun)
     t0 = time.monotonic()
+    victim, acted = None, time.time()
     if case.when is not None and not case.from_start:
         wait_for(lambda: case.when(sw, job) or proc.poll() is not None, 90, f"{case.id} trigger")
         assert proc.poll() is None, proc.communicate()
-        t0 = time.monotonic()
-        act(sw, case, job)
+        t0, acted = time.monotonic(), time.time()
+        victim = act(sw, case, job)
     _, err = proc.communicate(timeout=case.bound + 30)
     seconds = time.monotonic() - t0
     errors = [line for line in err.splitlines() if line.startswith("ERROR:")]
     row = {"id": case.id, "fault": case.fault, "expected": case.expected, "code": proc.returncode,
            "seconds": seconds, "bound": case.bound, "error": errors[0] if errors else ""}
+    if case.notice is not None:
+        row["noticed"] = noticed(sw, job, victim, acted)
     fault_table.append(row)
     assert seconds < case.bound, err
+    if case.notice is not None:
+        assert row["noticed"] < case.notice, err
     if case.code is not None:
         assert proc.returncode == case.code, err
     if case.error is not None:
@@ -281,7 +320,8 @@ def render_table(rows: list[dict]) -> str:
         "lock, port claim or credential file)."),
         "",
         ("Seconds are measured from the fault (or from `srun` for the time-limit cases) to the "
-        "end of the step."),
+        "end of the step; for a member killed during bring-up, also until every other member "
+        "noticed (its running phase failed, from the job's events.jsonl)."),
         "",
         "| case | fault | what ksi does | exit | seconds | bound | first error line |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -290,6 +330,9 @@ def render_table(rows: list[dict]) -> str:
         error = r["error"].replace("|", "\\|")
         if len(error) > 140:
             error = error[:137] + "..."
+        seconds = f"{r['seconds']:.1f}"
+        if "noticed" in r:
+            seconds += f" (all noticed in {r['noticed']:.1f})"
         lines.append(f"| {r['id']} | {r['fault']} | {r['expected']} | {r['code']} | "
-                     f"{r['seconds']:.1f} | {r['bound']:.0f} | {error or '-'} |")
+                     f"{seconds} | {r['bound']:.0f} | {error or '-'} |")
     return "\n".join(lines) + "\n"

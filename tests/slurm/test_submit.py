@@ -78,7 +78,10 @@ def test_a_submitted_job_runs_the_workload_once_and_ends_with_its_exit_code(
     report = ksi(env, work, "report", str(job_dir))
     assert report.returncode == 0, report.stderr
     rows = [line.split()[0] for line in report.stdout.splitlines()[1:]]
-    assert rows[:2] == ["rendezvous", "create"] and rows[-1] == "total", report.stdout
+    assert rows[:2] == ["rendezvous", "create"] and "total" in rows, report.stdout
+    # the workload exited 3: the report says it failed, and where
+    assert report.stdout.splitlines()[-1].strip() == "✗ failed: workload (node1 r0)".replace(
+        "node1", info["NodeList"]), report.stdout
     assert "workload" in rows and (job_dir / "timeline.png").stat().st_size > 10_000
 
 
