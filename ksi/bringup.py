@@ -10,7 +10,8 @@ import shutil
 from dataclasses import replace
 from typing import Callable
 
-from ksi import cluster, diagnostics, guardian, housekeeping, images, interactive, registry
+from ksi import (cluster, diagnostics, federation, guardian, housekeeping, images, interactive,
+                 registry)
 from ksi import constants as C
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError
 from ksi.paths import private_dir, runtime_root
@@ -32,7 +33,7 @@ def choose_plan(s: RunState) -> None:
     """Names, ports and paths of this member (ports claimed, released by the last undo)."""
     import secrets
 
-    address = s.opts.api_address or node_address(s.ctx)
+    address = node_address(s.ctx, s.opts.api_address)
     if s.opts.port is not None:
         k8s_port = s.claims.require(s.opts.port, "tcp", "0.0.0.0", "--port/K8S_PORT")
     else:
@@ -138,7 +139,8 @@ def register(s: RunState) -> None:
 
 def prepare_tools(s: RunState) -> None:
     """The one environment of the tools: proxies, the bypass4netns shim (``tools.env``)."""
-    s.use_tools(ToolEnv.for_run(s.plan, bypass4netns=s.opts.bypass4netns))
+    s.use_tools(ToolEnv.for_run(s.plan, bypass4netns=s.opts.bypass4netns,
+                                liqo_ranges=federation.liqo_ranges(s.opts.liqo_set)))
 
 
 def node_image(s: RunState) -> None:

@@ -56,6 +56,7 @@ ENV = {
     "load_images": "KSI_LOAD_IMAGES",
     "bypass4netns": "KSI_BYPASS4NETNS",
     "liqo_chart": "KSI_LIQO_CHART",
+    "liqo_set": "KSI_LIQO_SET",  # space-separated KEY=VALUE items
     "for_duration": "KSI_FOR",  # manifest workloads: how long Deployments/Services run
     "signal_margin": "KSI_SIGNAL_MARGIN",
     "doctor_json": "KSI_DOCTOR_JSON",

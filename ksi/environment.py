@@ -2,8 +2,13 @@
 
 Proxies: compute nodes often reach registries only through ``HTTP_PROXY``/``HTTPS_PROXY``.  kind
 passes those into its nodes; ksi extends ``NO_PROXY`` (both spellings) with what must never go
-through a proxy -- the node addresses (the API servers of every member, Liqo's peering), the
-cluster's pod and service CIDRs, and loopback -- for kind, liqoctl and the workload alike.
+through a proxy -- every member's address (the API servers the leader's ``liqoctl peer`` calls),
+every member's pod and service CIDRs, Liqo's internal ranges, and loopback -- for kind, liqoctl,
+kubectl (diagnostics) and the workload alike.  client-go (liqoctl, kubectl) matches ``NO_PROXY``
+with Go's ``golang.org/x/net/http/httpproxy`` rules: exact host or IP, domain suffix, CIDR, ``*``;
+so addresses and CIDRs are listed as such.  Members' addresses are known only after the
+rendezvous: ``_prepare_tools_env`` covers this node and every rank's subnets, the leader adds
+the other members' addresses before peering.
 
 bypass4netns (faster rootless networking) is enabled per container by nerdctl annotations, and
 nerdctl has no setting for default annotations.  The original KSI replaced the system ``nerdctl``
@@ -25,6 +30,16 @@ from ksi.errors import EnvironmentProblem
 from ksi.templates import render
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+
+
+def federation_no_proxy(address: str, members: int, liqo_ranges: Iterable[str]) -> list[str]:
+    """What must bypass a proxy in a federation of ``members``: this node's address, every
+    member's pod and service CIDRs (derived from the rank) and Liqo's ranges
+    (``federation.liqo_ranges``)."""
+    from ksi.plan import subnets
+
+    cidrs = [c for rank in range(max(1, members)) for c in subnets(rank)]
+    return [address, *cidrs, *liqo_ranges]
 
 
 def with_no_proxy(env: Mapping[str, str], extra: Iterable[str]) -> dict[str, str]:

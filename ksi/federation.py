@@ -15,15 +15,53 @@ followers, the remappings ~130 (/work/shared/TECH-NOTES.md section 10); ksi supp
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from ksi import constants as C
 from ksi.cluster import MAX_PODS
 from ksi.errors import BringUpError, KsiError, PhaseTimeout, UsageError
 from ksi.plan import RunPlan
 from ksi.tools.liqoctl import Liqoctl
+
+#: A Helm value path as ``--set`` takes it (helm pkg/strvals: dotted names, ``[N]`` indexes).
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(\[[0-9]+\])*(\.[A-Za-z0-9_-]+(\[[0-9]+\])*)*$")
+#: Chart values ksi sets itself: the federation depends on them.
+OWN_VALUES = {"apiServer.address": "--api-address"}
+#: Liqo's internal ranges (chart values.yaml): defaults, and the values that move them.
+LIQO_RANGE_VALUES = {"ipam.externalCIDR": "10.70.0.0/16", "ipam.internalCIDR": "10.80.0.0/16"}
+
+
+def check_liqo_set(items: Iterable[str]) -> tuple[str, ...]:
+    """``--liqo-set`` items as given, each ``KEY=VALUE`` with a Helm value path as KEY; a bad one
+    is bad input.  (Helm's own syntax applies to VALUE: ``a=1,b=2`` sets two values,
+    ``{x,y}`` is a list, ``\\,`` a literal comma.)"""
+    out = []
+    for item in items:
+        key, eq, _value = item.partition("=")
+        if not eq or not _KEY_RE.match(key):
+            raise UsageError(
+                f"--liqo-set {item!r} is not KEY=VALUE with KEY a chart value path",
+                hint="write e.g. --liqo-set networking.gatewayTemplates.wireguard.implementation="
+                "userspace; KSI_LIQO_SET takes such items space-separated")
+        if key in OWN_VALUES:
+            raise UsageError(f"--liqo-set {key} is set by ksi itself (the federation needs it)",
+                             hint=f"use {OWN_VALUES[key]} instead")
+        out.append(item)
+    return tuple(out)
+
+
+def liqo_ranges(items: Iterable[str]) -> list[str]:
+    """Liqo's internal ranges, as moved by ``--liqo-set ipam.externalCIDR=...`` and the like."""
+    ranges = dict(LIQO_RANGE_VALUES)
+    for item in items:
+        key, _, value = item.partition("=")
+        if key in ranges and value and "," not in value:
+            ranges[key] = value
+    return list(ranges.values())
 
 
 #: pods on the leader's node that are not per follower: kind's 9 (control plane, CoreDNS x2,
@@ -63,8 +101,9 @@ class Provider:
 
 
 def install(liqoctl: Liqoctl, plan: RunPlan, timeout: float,
-            local_chart: Path | None = None) -> None:
+            local_chart: Path | None = None, values: Iterable[str] = ()) -> None:
     liqoctl.install_kind(
+        values=tuple(values),
         local_chart_path=local_chart,
         cluster_id=plan.cluster_name,
         kubeconfig=plan.kind_kubeconfig,

@@ -1,7 +1,14 @@
 """Images on nodes without internet: a cache of image archives on the shared filesystem.
 
 * ``ksi images save IMAGE...`` (on a login node, which has internet): pulls each image and saves
-  it as ``<shared-dir>/images/<name>.tar`` (0600 in a 0700 directory).
+  it as ``<shared-dir>/images/<name>.tar`` (0600 in a 0700 directory), **every platform**:
+  ``nerdctl pull --all-platforms`` then ``nerdctl save --all-platforms``.  A plain ``nerdctl save``
+  (or one with ``--platform``) keeps the image's whole multi-platform index but writes only the
+  chosen platform's blobs (containerd ``core/images/archive/exporter.go``, called by nerdctl
+  ``pkg/cmd/image/save.go``), and ``kind load image-archive`` imports with
+  ``ctr images import --all-platforms``, which then fails with "content digest ... not found"
+  (kind issues 3795, 4224) -- busybox, kindest/node and Liqo's images are all multi-platform.
+  The price: the archive holds every platform (about twice the size for amd64+arm64 images).
 * ``ksi run``: when the kind node image is not in this node's containerd and its archive is in
   the cache, ``nerdctl load`` it instead of letting kind pull (which would fail offline).
 * ``ksi run --load-image FILE`` (repeatable): ``kind load image-archive`` into every member's
@@ -50,13 +57,13 @@ class DigestMismatch(UsageError):
 
 
 def save(nerdctl: Nerdctl, ref: str, shared_dir: Path) -> Path:
-    """Pull ``ref`` (if absent) and save it into the cache; written whole or not at all."""
-    if not nerdctl.image_present(ref):
-        nerdctl.pull(ref, timeout=PULL_TIMEOUT)
+    """Pull every platform of ``ref`` and save it into the cache; written whole or not at all."""
+    # always pulled: an image present locally usually holds this platform's content only
+    nerdctl.pull(ref, timeout=PULL_TIMEOUT, all_platforms=True)
     target = cache_dir(shared_dir) / archive_name(ref)
     partial = target.with_name(f".{target.name}.partial")
     try:
-        nerdctl.save(ref, partial, timeout=LOAD_TIMEOUT)
+        nerdctl.save(ref, partial, timeout=LOAD_TIMEOUT, all_platforms=True)
         partial.chmod(0o600)
         partial.replace(target)
     finally:

@@ -49,6 +49,9 @@ def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print, members:
                                                   "Liqo chart directory (--liqo-chart)"):
         raise UsageError(f"Liqo chart directory {opts.liqo_chart} does not exist",
                          hint="--liqo-chart takes the directory of an unpacked Liqo chart")
+    from ksi.federation import check_liqo_set
+
+    liqo_set = check_liqo_set(opts.liqo_set)
     if opts.port is not None:
         check_nodeport(opts.port)
     # The user's own symlink (~/.ksi -> /scratch/...) is followed once, here; below it, none is.
@@ -62,4 +65,5 @@ def check_inputs(opts: RunOptions, warn: Callable[[str], None] = print, members:
              "a real run would stop here (choose another --shared-dir)")
     keep = opts.manifests or opts.shell is not None  # no file to resolve
     return replace(opts, workload=script if keep else script.resolve(), workdir=workdir.resolve(),
-                   shared_dir=shared_dir, load_images=tuple(archives))
+                   shared_dir=shared_dir, load_images=tuple(archives),
+                   liqo_set=liqo_set)

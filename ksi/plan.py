@@ -79,6 +79,8 @@ class RunOptions:
     bypass4netns: bool = False
     #: a local Liqo chart for offline nodes (``liqoctl install --local-chart-path``)
     liqo_chart: Path | None = None
+    #: Liqo chart values (``liqoctl install --set KEY=VALUE``), validated by ``federation``
+    liqo_set: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ def share_kubeconfig(s: RunState) -> None:
 
 
 def install_liqo(s: RunState) -> None:
-    federation.install(s.liqo, s.plan, timeout=s.remaining(), local_chart=s.opts.liqo_chart)
+    federation.install(s.liqo, s.plan, timeout=s.remaining(), local_chart=s.opts.liqo_chart,
+                       values=s.opts.liqo_set)
 
 
 def liqo_ready(s: RunState) -> None:
@@ -39,6 +40,8 @@ def liqo_ready(s: RunState) -> None:
 def wait_members(s: RunState) -> None:
     status = "liqo-ready" if s.federate else "cluster-ready"
     s.records = s.job.wait_all(status, timeout=s.remaining(), shutdown=s.shutdown)
+    # liqoctl peer (and kubectl) call every follower's API server: never through a proxy
+    s.use_tools(s.tools.bypassing([r.address for r in s.records.values()]))
 
 
 def peer(s: RunState) -> None:

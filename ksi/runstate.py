@@ -75,7 +75,7 @@ class RunState:
         return cls(opts=opts, ctx=ctx, shutdown=shutdown, out=out, runner=runner,
                    kind=Kind(runner, dict(tools.kind)), liqo=Liqoctl(runner, dict(tools.base)),
                    claims=PortClaims(runtime_root()), tools=tools,
-                   job_end=job_end_time(ctx.job_id) if ctx.job_id else None)
+                   job_end=job_end_time(ctx))
 
     def use_tools(self, tools: ToolEnv) -> None:
         """From now on every tool runs in ``tools``' environment."""

@@ -3,10 +3,26 @@
 Outside Slurm (``ksi run`` on a workstation or a login node) the context is "standalone": one
 member, rank 0, no job id.  Inside a batch script without ``srun`` (no step id, the batch step),
 ksi also runs as one member, named after the job.
+
+What ksi asks Slurm, and how it copes with what real sites configure:
+
+* **The node's address** (``node_address``): ``slurm.conf(5)`` lets ``NodeAddr`` be a host name
+  (``NodeAddr=n01-ib``) and defaults it to ``NodeHostname``.  kind publishes the API server with
+  ``--publish=<addr>:<port>:6443`` and nerdctl accepts only an IP there ("invalid ip address",
+  nerdctl pkg/portutil/portutil.go), so a name is resolved here to an address *configured on this
+  node* (one a socket can bind), preferring the one on the route to the host ``srun`` ran on
+  (``SLURM_LAUNCH_NODE_IPADDR``: the network Slurm itself uses).  A loopback address (Debian maps
+  the host name to 127.0.1.1 in /etc/hosts) is never advertised to other members.  A NodeAddr or
+  ``--api-address`` that does not resolve, or is not an address of this node, is bad input.
+* **The job's end** (``job_end_time``): ``SLURM_JOB_END_TIME`` (epoch seconds, Slurm >= 23.02)
+  when set; else ``scontrol show job`` with ``SLURM_TIME_FORMAT=standard`` in scontrol's
+  environment, since the user's ``SLURM_TIME_FORMAT`` (``relative``, or any strftime format;
+  Slurm src/common/parse_time.c) changes how ``EndTime`` is printed.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import time
@@ -25,7 +41,10 @@ VARIABLES = {
     "nnodes": "SLURM_STEP_NUM_NODES",
     "node_name": "SLURMD_NODENAME",
     "task_pid": "SLURM_TASK_PID",
+    "launch_ip": "SLURM_LAUNCH_NODE_IPADDR",  # the host srun ran on: its route is Slurm's
+    "end_time": "SLURM_JOB_END_TIME",  # Slurm >= 23.02, epoch seconds
 }
+
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:
@@ -51,6 +70,9 @@ class SlurmContext:
     node_name: str
     #: pid of the step's task (slurmstepd's child); not ksi's own in ``srun --pty bash``
     task_pid: int | None = None
+    launch_ip: str | None = None
+    #: the job's end (epoch seconds) when Slurm exported it (SLURM_JOB_END_TIME); else None
+    end_time: float | None = None
 
     def in_own_step(self, pid: int) -> bool:
         """True when this ksi *is* a task of a real job step (``srun ksi run``), so the step's
@@ -87,10 +109,12 @@ class SlurmContext:
         job_id = env.get(VARIABLES["job_id"]) or None
         if job_id is None:
             return cls(job_id=None, step_id=None, rank=0, ntasks=1, nnodes=1, node_name=host)
+        end_time = _end_time(env)
         step_id = env.get(VARIABLES["step_id"]) or None
         if step_id is None:  # the batch script itself: one member on the first node
             return cls(job_id=job_id, step_id="batch", rank=0, ntasks=1, nnodes=1,
-                       node_name=env.get(VARIABLES["node_name"]) or host)
+                       node_name=env.get(VARIABLES["node_name"]) or host,
+                       launch_ip=env.get(VARIABLES["launch_ip"]) or None, end_time=end_time)
         ntasks = _int(env, "ntasks", 1)
         nnodes = _int(env, "nnodes", 1)
         if ntasks != nnodes or _int(env, "local_id", 0) != 0:
@@ -107,13 +131,27 @@ class SlurmContext:
             nnodes=nnodes,
             node_name=env.get(VARIABLES["node_name"]) or host,
             task_pid=_int(env, "task_pid", 0) or None,
+            launch_ip=env.get(VARIABLES["launch_ip"]) or None,
+            end_time=end_time,
         )
 
 
+def _end_time(env: Mapping[str, str]) -> float | None:
+    """``SLURM_JOB_END_TIME``: epoch seconds; 0 or absent means unknown (no limit, old Slurm)."""
+    raw = env.get(VARIABLES["end_time"], "").strip()
+    try:
+        value = float(raw) if raw else 0.0
+    except ValueError:
+        raise UsageError(f"{VARIABLES['end_time']}={raw!r} is not a number",
+                         hint="unset it, or run ksi through srun/sbatch which set it") from None
+    return value if value > 0 else None
+
+
 #: Job states in which a job's clusters are alive; any other state, or a job Slurm no longer
-#: knows, means they are stale.
+#: knows, means they are stale.  STOPPED (SIGSTOP, `scontrol suspend` with some plugins) and
+#: SUSPENDED jobs keep their allocation and come back.
 LIVE_JOB_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED",
-                             "RESIZING", "REQUEUED", "SIGNALING", "STAGE_OUT"})
+                             "STOPPED", "RESIZING", "REQUEUED", "SIGNALING", "STAGE_OUT"})
 
 
 def scontrol_fields(kind: str, name: str, timeout: float = 10.0) -> dict[str, str]:
@@ -123,27 +161,134 @@ def scontrol_fields(kind: str, name: str, timeout: float = 10.0) -> dict[str, st
     return Scontrol().show(kind, name, timeout=timeout)
 
 
-def node_address(ctx: SlurmContext) -> str:
-    """The address other nodes reach this one at.
+def _ip_literal(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        return None
 
-    Inside Slurm this is the node's ``NodeAddr`` (what slurmctld itself uses to reach the node);
-    outside, the address the host name resolves to when it is not a loopback address, else
-    127.0.0.1.  ``--api-address`` overrides both.
+
+def _resolve(host: str, what: str) -> list[str]:
+    """Every address ``host`` resolves to (IPv4 first), or bad input naming ``what``."""
+    literal = _ip_literal(host)
+    if literal is not None:
+        return [literal]
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(
+            f"{what} {host!r} does not resolve to an address ({getattr(exc, 'strerror', exc)})",
+            hint="fix the name in DNS or /etc/hosts, or pass this node's IP with --api-address",
+        ) from None
+    found = [str(info[4][0]) for info in infos]
+    found.sort(key=lambda a: ":" in a)
+    return list(dict.fromkeys(found))
+
+
+def is_local_address(ip: str) -> bool:
+    """True when ``ip`` is configured on this node (the kernel lets a socket bind it)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.bind((ip, 0))
+    except OSError:
+        return False
+    return True
+
+
+def route_source(peer: str | None) -> str | None:
+    """The address this node sends from to reach ``peer`` (no packet is sent), or None."""
+    ip = _ip_literal(peer) if peer else None
+    if ip is None:
+        return None
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.connect((ip, 9))
+            return str(s.getsockname()[0])
+    except OSError:
+        return None
+
+
+def _loopback(ip: str) -> bool:
+    return ipaddress.ip_address(ip).is_loopback
+
+
+def pick_local(candidates: list[str], *, prefer: str | None,
+               allow_loopback: bool) -> str | None:
+    """The first candidate configured on this node (``prefer`` first), skipping loopback unless
+    allowed; None when there is none."""
+    usable = [a for a in candidates if (allow_loopback or not _loopback(a)) and is_local_address(a)]
+    if prefer in usable:
+        return prefer
+    return usable[0] if usable else None
+
+
+def node_address(ctx: SlurmContext, requested: str | None = None) -> str:
+    """The IP address other members reach this node at (see the module docstring).
+
+    ``requested`` (``--api-address``) wins, but must be (or resolve to) an address of this node.
+    Inside Slurm, the node's ``NodeAddr`` (what slurmctld uses to reach the node); outside, the
+    address the host name resolves to when it is on this node and not loopback, else 127.0.0.1.
     """
+    prefer = route_source(ctx.launch_ip)
+    allow_loopback = not ctx.multi_node
+    if requested:
+        candidates = _resolve(requested, "--api-address")
+        found = pick_local(candidates, prefer=prefer, allow_loopback=allow_loopback)
+        if found is None:
+            raise UsageError(
+                f"--api-address {requested} ({', '.join(candidates)}) is not "
+                f"{'a non-loopback' if not allow_loopback else 'an'} address of this node "
+                f"({ctx.node_name})",
+                hint="give an address configured on this node (`ip -brief address`), or leave "
+                "--api-address unset")
+        return found
     if ctx.in_slurm:
         addr = scontrol_fields("node", ctx.node_name).get("NodeAddr")
-        if addr and addr != ctx.node_name:
-            return addr
+        if addr:
+            what = f"Slurm's NodeAddr of {ctx.node_name}"
+            candidates = _resolve(addr, what)
+            found = pick_local(candidates, prefer=prefer, allow_loopback=False)
+            if found is not None:
+                return found
+            if not all(_loopback(a) for a in candidates):
+                raise UsageError(
+                    f"{what} is {addr} ({', '.join(candidates)}), which is not an address "
+                    "of this node",
+                    hint="pass this node's address with --api-address, or fix NodeAddr in "
+                    "slurm.conf")
+            # NodeAddr defaulted to the host name and /etc/hosts maps it to loopback (Debian's
+            # 127.0.1.1): other members cannot use that; take the address Slurm's traffic uses
+            if prefer is not None and not _loopback(prefer):
+                return prefer
+            if ctx.multi_node:
+                raise UsageError(
+                    f"{what} is {addr}, which resolves only to loopback "
+                    f"({', '.join(candidates)}) on this node: other members cannot reach it",
+                    hint="pass this node's address with --api-address, or set NodeAddr in "
+                    "slurm.conf")
     try:
-        addr = socket.gethostbyname(socket.gethostname())
-    except OSError:
+        candidates = _resolve(socket.gethostname(), "this host's name")
+    except UsageError:
         return "127.0.0.1"
-    return "127.0.0.1" if addr.startswith("127.") else addr
+    found = pick_local(candidates, prefer=prefer, allow_loopback=False)
+    if found is None and prefer is not None and not _loopback(prefer):
+        found = prefer
+    return found or "127.0.0.1"
 
 
-def job_end_time(job_id: str) -> float | None:
-    """The job's end (epoch seconds) from ``scontrol show job``; None when unknown/unlimited."""
-    end = scontrol_fields("job", job_id).get("EndTime", "")
+def job_end_time(ctx: SlurmContext) -> float | None:
+    """The job's end (epoch seconds); None when unknown or unlimited.
+
+    ``SLURM_JOB_END_TIME`` when Slurm set it; else ``scontrol show job``'s ``EndTime``, printed
+    in ksi's own format whatever the user's ``SLURM_TIME_FORMAT``.
+    """
+    if ctx.end_time is not None:
+        return ctx.end_time
+    if ctx.job_id is None:
+        return None
+    end = scontrol_fields("job", ctx.job_id).get("EndTime", "")
     if not end or end in ("Unknown", "None"):
         return None
     try:

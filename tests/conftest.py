@@ -129,6 +129,10 @@ def world(tmp_path: Path):
     base = tmp_path
     for sub in ("fake", "shared", "xdg", "work", "home"):
         (base / sub).mkdir(mode=0o700)
+    # the user's D-Bus session bus (ksi run's fast checks look for it; every node sees this one)
+    bus = socket.socket(socket.AF_UNIX)
+    bus.bind(str(base / "bus"))
+    bus.close()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SLURM_", "KSI_", "K8S_")) and k != "KUBECONFIG"}
     env.update({
@@ -138,6 +142,7 @@ def world(tmp_path: Path):
         "KSI_SHARED_DIR": str(base / "shared"),
         "XDG_RUNTIME_DIR": str(base / "xdg"),
         "HOME": str(base / "home"),
+        "DBUS_SESSION_BUS_ADDRESS": f"unix:path={base / 'bus'}",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     w = World(base=base, env=env)

@@ -26,7 +26,8 @@ KSI = Path(sys.executable).parent / "ksi"
 UID = os.getuid()
 USER = D.SystemView.from_env().user
 SYSTEM_CHECKS = ("cgroup v2", "cgroup delegation", "kernel modules", "wireguard", "inotify",
-                 "rootless containerd", "linger", "subordinate ids")
+                 "rootless containerd", "linger", "subordinate ids", "kernel for Liqo",
+                 "Liqo modules", "/dev/fuse", "IPv6", "user session")
 
 KUBECTL_JSON = json.dumps({"clientVersion": {"major": "1", "minor": "33",
                                              "gitVersion": "v1.33.1", "platform": "linux/amd64"},
@@ -78,7 +79,7 @@ def fake_tools(bindir: Path, out: dict[str, str] | None = None, *, missing: tupl
 
 def base_env(tmp_path: Path, root: Path, bindir: Path) -> dict[str, str | None]:
     env: dict[str, str | None] = {k: None for k in os.environ
-                                  if k.startswith(("SLURM", "KSI_", "ROOTLESSKIT"))}
+                                  if k.startswith(("SLURM", "KSI_", "ROOTLESSKIT", "DBUS_"))}
     env.update({"KSI_DOCTOR_ROOT": str(root), "PATH": str(bindir),
                 "XDG_RUNTIME_DIR": f"/run/user/{UID}", "KSI_SHARED_DIR": str(tmp_path / "shared"),
                 "KSI_API_ADDRESS": "127.0.0.1"})
@@ -131,7 +132,7 @@ def test_healthy_output_names_what_it_found(tmp_path):
     assert any(line.startswith("PASS  free ports: TCP and UDP ports in 30000-32767 can be bound "
                                "on 127.0.0.1 (e.g. ") for line in lines)
     host = socket.gethostname().split(".")[0]
-    assert res.stderr == f"ksi doctor: {host}: 0 FAIL, 0 WARN, 15 PASS\n"
+    assert res.stderr == f"ksi doctor: {host}: 0 FAIL, 0 WARN, 20 PASS\n"
     assert oct(shared.stat().st_mode & 0o777) == "0o700"
     assert os.listdir(shared) == []  # the probes leave nothing behind
 
@@ -309,12 +310,13 @@ def test_modules_unreadable_is_a_warning(tmp_path):
 # --- what ksi run uses -----------------------------------------------------------------------
 def test_fast_checks_and_the_error_ksi_run_raises(tmp_path):
     view = D.SystemView(root=materialize("healthy", tmp_path),
-                        env={"PATH": str(fake_tools(tmp_path / "bin", missing=("liqoctl",)))},
+                        env={"PATH": str(fake_tools(tmp_path / "bin", missing=("liqoctl",))),
+                             "XDG_RUNTIME_DIR": f"/run/user/{UID}"},
                         uid=UID, user=USER)
     checks = D.fast_checks(tmp_path / "shared", view=view)
     assert [(c.name, c.status) for c in checks] == [
         ("nerdctl", "PASS"), ("kind", "PASS"), ("kubectl", "PASS"), ("cgroup v2", "PASS"),
-        ("shared directory", "PASS")]
+        ("user session", "PASS"), ("shared directory", "PASS")]
     D.raise_on_failure(checks)  # nothing failed: no error
     checks = D.fast_checks(tmp_path / "shared", view=view, multi_node=True)
     with pytest.raises(EnvironmentProblem) as caught:
@@ -324,6 +326,22 @@ def test_fast_checks_and_the_error_ksi_run_raises(tmp_path):
         "ERROR: liqoctl: not found on PATH (multi-node runs need it) (install it "
         "(setup/node-*.sh puts nerdctl, kind, kubectl and liqoctl in /usr/local/bin) or add its "
         "directory to PATH)")
+
+
+@pytest.mark.parametrize("env,finding", [
+    ({}, "XDG_RUNTIME_DIR is not set"),
+    ({"XDG_RUNTIME_DIR": "/run/user/4711"}, "XDG_RUNTIME_DIR /run/user/4711 does not exist"),
+    ({"XDG_RUNTIME_DIR": f"/run/user/{UID}", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nope/bus"},
+     "no D-Bus session bus at /nope/bus"),
+])
+def test_ksi_runs_fast_checks_refuse_a_missing_session_before_anything_is_created(
+        tmp_path, env, finding):
+    view = D.SystemView(root=materialize("healthy", tmp_path),
+                        env={"PATH": str(fake_tools(tmp_path / "bin")), **env}, uid=UID, user=USER)
+    with pytest.raises(EnvironmentProblem) as caught:
+        D.raise_on_failure(D.fast_checks(tmp_path / "shared", view=view))
+    assert caught.value.one_line().startswith(f"ERROR: user session: {finding}")
+    assert "enable-linger" in caught.value.one_line()
 
 
 def test_several_failures_name_the_others(tmp_path):
@@ -379,9 +397,9 @@ def test_three_ranks_one_table(tmp_path):
     shared = tmp_path / "shared"
     rank0, rank1, rank2 = start_ranks(tmp_path, [healthy, healthy, broken], [shared] * 3, wait=10)
     assert rank1.stdout == rank2.stdout == ""
-    assert rank1.stderr == "ksi doctor: rank 1 on node2: 0 FAIL, 0 WARN, 15 PASS (rank 0 prints " \
+    assert rank1.stderr == "ksi doctor: rank 1 on node2: 0 FAIL, 0 WARN, 20 PASS (rank 0 prints " \
         "the table)\n"
-    assert rank2.stderr.startswith("ksi doctor: rank 2 on node3: 1 FAIL, 0 WARN, 14 PASS")
+    assert rank2.stderr.startswith("ksi doctor: rank 2 on node3: 1 FAIL, 0 WARN, 19 PASS")
     lines = rank0.stdout.splitlines()
     assert "PASS  cgroup v2 [all 3 nodes]: unified hierarchy mounted at /sys/fs/cgroup" in lines
     assert ("PASS  cgroup delegation [node1, node2]: cpu cpuset io memory pids delegated to "
@@ -391,7 +409,7 @@ def test_three_ranks_one_table(tmp_path):
     assert f"PASS  shared between nodes: all 3 ranks met in {shared.resolve()}/doctor/4711.0" \
         in lines
     assert len([line for line in lines if line.startswith("PASS  linger")]) == 1
-    assert rank0.stderr == "ksi doctor: 3 nodes: 1 FAIL, 0 WARN, 45 PASS\n"
+    assert rank0.stderr == "ksi doctor: 3 nodes: 1 FAIL, 0 WARN, 60 PASS\n"
     assert (rank0.returncode, rank1.returncode, rank2.returncode) == (3, 0, 3)
     assert os.listdir(shared) == []  # the doctor directory is gone
 
@@ -407,7 +425,7 @@ def test_ranks_that_do_not_share_the_directory(tmp_path):
         ("      fix: put --shared-dir (KSI_SHARED_DIR) on a filesystem every node mounts at the "
         "same path (NFS, Lustre, GPFS; your home directory)")]
     assert rank0.returncode == 3
-    assert rank0.stderr == "ksi doctor: rank 0 on node1: 1 FAIL, 0 WARN, 15 PASS\n"
+    assert rank0.stderr == "ksi doctor: rank 0 on node1: 1 FAIL, 0 WARN, 20 PASS\n"
     for rank, res in ((1, rank1), (2, rank2)):
         assert res.stdout == "" and res.returncode == 3
         assert (f"FAIL  shared between nodes: rank 0 did not take rank {rank}'s results from "
@@ -431,3 +449,14 @@ def test_a_rank_that_arrived_but_sent_nothing(tmp_path):
         ("FAIL", "rank 1 arrived but sent no results within 0.3s")]
     assert got.checks[0] == D.Check("inotify", "PASS", "ok", node="n1")
     assert os.listdir(tmp_path / "shared") == []
+
+
+# --- issue 12: IPv6 off at boot is fine with nerdctl >= 2.3 only -----------------------------------
+@pytest.mark.parametrize("printed,line", [
+    ("nerdctl version 2.2.2", "FAIL  IPv6: disabled at boot (no /proc/net/tcp6), and nerdctl 2.2.2"),
+    ("nerdctl version 2.3.1", "PASS  IPv6: disabled at boot; nerdctl 2.3.1 copes with that"),
+])
+def test_ipv6_disabled_is_a_failure_with_nerdctl_before_2_3(tmp_path, printed, line):
+    root = materialize("ipv6_off", tmp_path)
+    res = invoke(base_env(tmp_path, root, fake_tools(tmp_path / "bin", {"nerdctl": printed})))
+    assert any(out.startswith(line) for out in res.stdout.splitlines()), res.stdout

@@ -165,6 +165,24 @@ LONG = "x" * 300  # longer than NAME_MAX (255): ENAMETOOLONG
     (["run", "--prot", "30080", PROBE], {}, C.EXIT_KSI_FAILED,
      "ERROR: No such option '--prot'. Did you mean '--port'? (see `ksi run --help`)"),
     (["run"], {}, C.EXIT_KSI_FAILED, "ERROR: Missing argument 'WORKLOAD'."),
+    # issue 12: an address that does not resolve, or is not on this node (was a gaierror / an
+    # "OSError Errno 99" traceback), also under --dry-run
+    (["run", "--api-address", "no-such-node.invalid", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: --api-address 'no-such-node.invalid' does not resolve"),
+    (["run", "--dry-run", "--api-address", "no-such-node.invalid", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: --api-address 'no-such-node.invalid' does not resolve"),
+    (["run", "--api-address", "192.0.2.7", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: --api-address 192.0.2.7 (192.0.2.7) is not an address of this node"),
+    (["run", "--dry-run", "--api-address", "192.0.2.7", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: --api-address 192.0.2.7 (192.0.2.7) is not an address of this node"),
+    (["run", "--liqo-set", "userspace", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: --liqo-set 'userspace' is not KEY=VALUE"),
+    (["run", "--liqo-set", "a..b=1", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: --liqo-set 'a..b=1' is not KEY=VALUE"),
+    (["run", "--liqo-set", "apiServer.address=https://x:1", PROBE], {}, C.EXIT_KSI_FAILED,
+     "ERROR: --liqo-set apiServer.address is set by ksi itself"),
+    (["run", "--dry-run", PROBE], {"KSI_LIQO_SET": "a.b=1 oops"}, C.EXIT_KSI_FAILED,
+     "ERROR: --liqo-set 'oops' is not KEY=VALUE"),
     (["delete", "ksi-nope"], {}, 2, "ERROR: no ksi cluster named ksi-nope on this node"),
     (["delete"], {}, 2, "ERROR: nothing to delete"),
 ])
@@ -181,6 +199,16 @@ def test_bad_input_is_one_line_with_a_documented_code(world, args, env, code, me
         assert len(lines) == 1, res.stderr
     assert "Traceback" not in res.stderr
     assert not list(world.fake_root.glob("hosts/*/*/containers/*")), "created before checking"
+
+
+def test_without_the_users_d_bus_nothing_is_created(world):
+    # rootless containerd and systemd-run --user need the session bus; batch jobs often lack it
+    res = world.ksi("run", PROBE, "x", env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nope/bus"})
+    assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert "] user session: no D-Bus session bus at /nope/bus" in lines[0], res.stderr
+    assert len(lines) == 2 and lines[1].startswith("ksi: exit 125: ksi failed"), res.stderr
+    assert not world.containers() and not (world.runtime / "runs").exists()
 
 
 def test_options_after_the_workload_are_the_workloads(world):

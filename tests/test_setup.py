@@ -309,11 +309,21 @@ def test_node_scripts_are_executable() -> None:
 
 
 # --- pins ------------------------------------------------------------------------------------------
+#: Checksums not yet taken from a published source (versions.env says why); setup/ refuses them.
+KNOWN_GAPS = {"NERDCTL_FULL_SHA256_arm64"}
+
+
 def test_pins_are_complete_and_match_ksi() -> None:
     for tool in ("NERDCTL_FULL", "KIND", "KUBECTL", "LIQOCTL"):
         for arch in ("amd64", "arm64"):
+            if f"{tool}_SHA256_{arch}" in KNOWN_GAPS:
+                assert not re.fullmatch(r"[0-9a-f]{64}", PINS[f"{tool}_SHA256_{arch}"]), \
+                    f"{tool} {arch} is filled in now: drop it from KNOWN_GAPS"
+                continue
             assert re.fullmatch(r"[0-9a-f]{64}", PINS[f"{tool}_SHA256_{arch}"]), \
                 f"{tool} {arch}: no verified checksum in setup/versions.env (placeholder?)"
+    # nerdctl < 2.3.0 cannot publish a port on nodes booted with ipv6.disable=1 (PR 4824)
+    assert tuple(int(n) for n in PINS["NERDCTL_FULL_VERSION"].split(".")[:2]) >= (2, 3)
     constants = (ROOT / "ksi" / "constants.py").read_text()
     image = re.search(r"kindest/node:(v[0-9.]+)@", constants)
     assert image, "no pinned kindest/node image in ksi/constants.py"

@@ -82,6 +82,10 @@ MAX_TOKEN_TTL = 2**32
               help=f"Manifest workloads: how long Deployments and Services run when there is no "
               f"Job or Pod to wait for (90s, 5m, 1h); with Jobs, an upper limit. Default: until "
               f"Ctrl-C. [env {E['for_duration']}]")
+@click.option("--liqo-set", "liqo_set", envvar=E["liqo_set"], multiple=True, metavar="KEY=VALUE",
+              help=f"Liqo chart value for `liqoctl install --set`, e.g. "
+              f"networking.gatewayTemplates.wireguard.implementation=userspace; repeatable. "
+              f"[env {E['liqo_set']}, space-separated]")
 @verbose_option()
 @pass_app
 @runs_workload

@@ -29,7 +29,10 @@ def node_checks(view: SystemView, shared_dir: Path, address: str, *,
     checks = [check_python(), check_cgroup_v2(view), check_delegation(view),
               *check_modules(view), check_inotify(view), check_containerd(view),
               check_linger(view), check_subids(view)]
+    from ksi.sitechecks import site_checks
     from ksi.tools.versions import VERSION_COMMANDS
+
+    checks += site_checks(view, tool_timeout)
 
     checks += [check_tool(tool, view, timeout=tool_timeout) for tool in VERSION_COMMANDS]
     checks += [check_shared_dir(shared_dir, view), check_ports(address)]
@@ -39,7 +42,8 @@ def node_checks(view: SystemView, shared_dir: Path, address: str, *,
 def fast_checks(shared_dir: Path, *, multi_node: bool = False,
                 view: SystemView | None = None) -> list[Check]:
     """The cheap subset ``ksi run`` runs first: nerdctl, kind, kubectl (and liqoctl when
-    ``multi_node``) on PATH, cgroup v2, the shared directory private and writable.  No
+    ``multi_node``) on PATH, cgroup v2, XDG_RUNTIME_DIR and the D-Bus session bus, the shared
+    directory private and writable.  No
     subprocess, no lock, no wait; creates the shared directory (0700) when missing."""
     view = view or SystemView.from_env()
     checks = [check_tool(tool, view, run_version=False) for tool in ("nerdctl", "kind", "kubectl")]
@@ -48,7 +52,10 @@ def fast_checks(shared_dir: Path, *, multi_node: bool = False,
         checks.append(liqoctl if liqoctl.status == PASS else
                       Check(liqoctl.name, FAIL, "not found on PATH (multi-node runs need it)",
                             liqoctl.fix))
-    return checks + [check_cgroup_v2(view), check_shared_dir(shared_dir, view, lock=False)]
+    from ksi.sitechecks import check_session
+
+    return checks + [check_cgroup_v2(view), check_session(view),
+                     check_shared_dir(shared_dir, view, lock=False)]
 
 
 def environment_problem(checks: Iterable[Check]) -> EnvironmentProblem | None:

@@ -31,14 +31,24 @@ class ToolEnv:
         return cls(base=env, kind=env)
 
     @classmethod
-    def for_run(cls, plan: RunPlan, *, bypass4netns: bool) -> "ToolEnv":
-        """Proxies bypassed for the node address and the cluster's CIDRs; the shim written
-        into the run directory when asked."""
-        base = environment.with_no_proxy(os.environ, [plan.api_address, plan.pod_subnet,
-                                                      plan.service_subnet])
+    def for_run(cls, plan: RunPlan, *, bypass4netns: bool,
+                liqo_ranges: list[str] | None = None) -> "ToolEnv":
+        """Proxies bypassed for the node address, every member's CIDRs and Liqo's ranges
+        (``environment.federation_no_proxy``); the shim written into the run directory when
+        asked."""
+        from ksi.federation import liqo_ranges as default_ranges
+
+        base = environment.with_no_proxy(os.environ, environment.federation_no_proxy(
+            plan.api_address, plan.members,
+            liqo_ranges if liqo_ranges is not None else default_ranges(())))
         kind = dict(base)
         if bypass4netns:
             environment.write_nerdctl_shim(plan.shim_dir, base,
                                            [plan.pod_subnet, plan.service_subnet])
             kind = environment.with_shim(base, plan.shim_dir)
         return cls(base=MappingProxyType(base), kind=MappingProxyType(kind))
+
+    def bypassing(self, addresses: list[str]) -> "ToolEnv":
+        """This environment with ``addresses`` (the other members') added to NO_PROXY."""
+        return ToolEnv(base=MappingProxyType(environment.with_no_proxy(self.base, addresses)),
+                       kind=MappingProxyType(environment.with_no_proxy(self.kind, addresses)))

@@ -29,8 +29,12 @@ class Liqoctl:
         return self.runner.run(["liqoctl", *args], timeout=timeout + 15, env=self.env)
 
     def install_kind(self, *, cluster_id: str, kubeconfig: Path, version: str,
-                     api_server_url: str, timeout: float, local_chart_path: Path | None = None) -> Result:
+                     api_server_url: str, timeout: float, local_chart_path: Path | None = None,
+                     values: tuple[str, ...] = ()) -> Result:
+        """``values``: the user's ``--set`` items, after ksi's own (liqoctl applies ``--set``
+        in order, last wins, after its own generated values: pkg/liqoctl/install/handler.go)."""
         offline = ["--local-chart-path", str(local_chart_path)] if local_chart_path else []
+        user_values = [arg for item in values for arg in ("--set", item)]
         # No --pod-cidr/--service-cidr: they belong to the generic provider only; the kind
         # provider reads them from kube-controller-manager (set from our kind config).
         return self._run(
@@ -40,6 +44,7 @@ class Liqoctl:
             "--version", version,
             # Liqo would advertise the control-plane container IP, unreachable from other hosts
             "--set", f"apiServer.address={api_server_url}",
+            *user_values,
             "--timeout", _go_duration(timeout),
             timeout=timeout,
         )

@@ -24,8 +24,10 @@ class Nerdctl:
     def load(self, archive: Path, timeout: float) -> Result:
         return self._run("load", "-i", str(archive), timeout=timeout)
 
-    def pull(self, ref: str, timeout: float) -> Result:
-        return self._run("pull", ref, timeout=timeout)
+    def pull(self, ref: str, timeout: float, all_platforms: bool = False) -> Result:
+        return self._run("pull", *(["--all-platforms"] if all_platforms else []), ref,
+                         timeout=timeout)
 
-    def save(self, ref: str, archive: Path, timeout: float) -> Result:
-        return self._run("save", "-o", str(archive), ref, timeout=timeout)
+    def save(self, ref: str, archive: Path, timeout: float, all_platforms: bool = False) -> Result:
+        return self._run("save", *(["--all-platforms"] if all_platforms else []),
+                         "-o", str(archive), ref, timeout=timeout)

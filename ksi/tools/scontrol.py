@@ -9,10 +9,21 @@ the first occurrence of a key is kept and keys ksi reads (``NodeAddr``, ``EndTim
 
 from __future__ import annotations
 
+import os
+
 from ksi.errors import KsiError
 from ksi.exec import Runner
 
 TIMEOUT = 10.0
+#: scontrol prints times by the user's ``SLURM_TIME_FORMAT`` (``relative``, a strftime format;
+#: Slurm src/common/parse_time.c); ksi asks for the one it parses: ``standard`` is
+#: ``%Y-%m-%dT%H:%M:%S`` in local time.
+TIME_FORMAT = "standard"
+
+
+def scontrol_env() -> dict[str, str]:
+    """The environment for scontrol: the user's, with times in the format ksi parses."""
+    return {**os.environ, "SLURM_TIME_FORMAT": TIME_FORMAT}
 
 
 def parse_oneliner(text: str) -> dict[str, str]:
@@ -33,7 +44,7 @@ class Scontrol:
         """``scontrol show KIND NAME -o`` as a dict; empty when Slurm does not answer."""
         try:
             out = self.runner.run(["scontrol", "show", kind, name, "-o"],
-                                  timeout=timeout).stdout
+                                  timeout=timeout, env=scontrol_env()).stdout
         except KsiError:
             return {}
         return parse_oneliner(out)
@@ -55,7 +66,7 @@ class Scontrol:
         Slurm cannot be asked (then nobody may conclude the job is dead)."""
         try:
             res = self.runner.run(["scontrol", "show", "job", job_id, "-o"], timeout=timeout,
-                                  check=False)
+                                  check=False, env=scontrol_env())
         except KsiError:
             return None
         if res.returncode != 0:

@@ -408,6 +408,12 @@ def load_archives(p: Nerdctl, log: Logger, name: str, selected: list[str], archi
             refs = imgs.refs_in_archive(Path(a))
         except ValueError:
             raise _exec_error(targets[0], cmd, "ctr: unrecognized image format\n", stdin=True).wrap("failed to load image") from None
+        # ctr imports --all-platforms: every blob the index names must be in the archive
+        # (kind pkg/cluster/nodeutils/util.go LoadImageArchive; kind issues 3795, 4224)
+        missing = imgs.missing_blobs(Path(a))
+        if missing:
+            raise _exec_error(targets[0], cmd, f"ctr: content digest {missing[0]}: not found\n", stdin=True
+                              ).wrap("failed to load image")
         if fw.should_fail("kind-load"):
             raise _exec_error(targets[0], cmd, "ctr: failed to ingest \"index.json\": context deadline exceeded\n", stdin=True
                               ).wrap("failed to load image")

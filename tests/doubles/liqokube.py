@@ -7,7 +7,8 @@ nothing at all: ``ClusterDefaults``, i.e. ``http://localhost:8080``), kubectl
 ``cmd/util/helpers.go`` (``checkErr``: ``error: <msg>`` / ``Error in configuration: <msg>``;
 ``StandardErrorMessage``: ``Error from server (<Reason>): <msg>``, ``The connection to the server
 <host> was refused - did you specify the right host or port?``, ``Unable to connect to the server:
-<err>``), Go ``crypto/tls``/``crypto/x509`` error texts.  Plain ``ssl`` + ``http.client`` (the
+<err>``), Go ``crypto/tls``/``crypto/x509`` error texts.  Every connection honours
+``HTTP(S)_PROXY``/``NO_PROXY`` as client-go does (:mod:`goproxy`).  Plain ``ssl`` + ``http.client`` (the
 ``kubernetes`` package is slow to import).
 """
 
@@ -54,7 +55,7 @@ class ConnError(Exception):
         super().__init__(f'{method.capitalize()} "{url}": {detail}')
 
     def pretty(self) -> str:
-        if "connection refused" in self.detail:
+        if "connection refused" in self.detail and not self.detail.startswith("proxyconnect"):
             return f"The connection to the server {urlsplit(self.url).netloc} was refused - did you specify the right host or port?"
         return f"Unable to connect to the server: {self.detail}"
 
@@ -160,6 +161,10 @@ def tls_context(ca_pem: bytes | None, insecure: bool = False, cert_pem: bytes | 
 def go_transport_error(e: BaseException, host: str, port: int) -> str:
     """Go's wording for a failed dial or handshake."""
     addr = f"{host}:{port}"
+    import goproxy
+
+    if isinstance(e, goproxy.ProxyConnectError):
+        return str(e)
     if isinstance(e, ssl.SSLCertVerificationError):
         msg = e.verify_message or str(e)
         if "mismatch" in msg:
@@ -185,7 +190,9 @@ def probe_tls(url: str, ca_pem: bytes | None, timeout: float = 3.0) -> str | Non
     parts = urlsplit(url if "://" in url else f"https://{url}")
     host, port = parts.hostname or "", parts.port or 443
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw, \
+        import goproxy
+
+        with goproxy.connect(host, port, f"https://{parts.netloc}", timeout) as raw, \
                 tls_context(ca_pem).wrap_socket(raw, server_hostname=host):
             return None
     except (OSError, ssl.SSLError) as e:
@@ -219,7 +226,9 @@ class Client:
             headers["Authorization"] = f"Bearer {self.cfg.token}"
         server_name = self.cfg.tls_server_name or self.host
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            import goproxy
+
+            sock = goproxy.connect(self.host, self.port, url, self.timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.cfg.server.startswith("https://"):
                 try:

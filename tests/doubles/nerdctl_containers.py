@@ -17,6 +17,7 @@ holds every published port, and records its pid (see :mod:`fakeworld` for the re
 from __future__ import annotations
 
 import contextlib
+import re
 import os
 import secrets
 import shutil
@@ -305,6 +306,26 @@ def _port_in_use(ip: str, port: int, proto: str) -> bool:
     return False
 
 
+def proc_root() -> Path:
+    """Where the double reads ``/proc/net`` (``KSI_FAKE_PROC_ROOT``, for a node without IPv6)."""
+    return Path(os.environ.get("KSI_FAKE_PROC_ROOT", "/proc"))
+
+
+def used_ports(proto: str) -> None:
+    """``getUsedPorts`` as nerdctl before 2.3.0 does it for every ``--publish`` with a host port:
+    read ``/proc/net/<proto>`` and ``/proc/net/<proto>6``; a missing file (``ipv6.disable=1``)
+    fails the run with Go's ``open`` error (nerdctl ``pkg/portutil/portutil.go``,
+    ``procnet/procnet_linux.go``).  nerdctl 2.3.0 ignores the missing IPv6 files (PR 4824)."""
+    import nerdctlcore
+
+    version = tuple(int(n) for n in re.findall(r"\d+", nerdctlcore.VERSION)[:2])
+    names = [proto, f"{proto}6"] if proto in ("tcp", "udp") else []
+    for name in names:
+        path = proc_root() / "net" / name
+        if not path.exists() and (version < (2, 3) or not name.endswith("6")):
+            raise NerdctlError(f"open /proc/net/{name}: no such file or directory")
+
+
 def parse_publish(spec: str) -> dict[str, Any]:
     """``portutil.ParseFlagP`` for ``[ip:]hostPort:containerPort[/proto]`` (no ranges)."""
     proto = "tcp"
@@ -328,6 +349,7 @@ def parse_publish(spec: str) -> dict[str, Any]:
         )
     if not host_port.isdigit():
         raise NerdctlError(f"invalid hostPort: {host_port}")
+    used_ports(proto)
     if ip:
         try:
             socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)

@@ -7,6 +7,17 @@ Upstream: distribution/reference ``normalize.go``/``regexp.go`` (``ParseNormaliz
 
 A pull succeeds for every valid reference except those listed in ``KSI_FAKE_MISSING_IMAGES``, which
 fail like a registry answering "not found".
+
+Every image is multi-platform, like kindest/node, busybox and Liqo's images: an OCI image index with
+one manifest per platform in :data:`PLATFORMS`.  As in containerd, a pull fetches the content of this
+machine's platform only (``--platform`` others, ``--all-platforms`` all); the record keeps which
+platforms' content is present.  ``save`` writes what containerd's exporter writes
+(``core/images/archive/exporter.go`` via nerdctl ``pkg/cmd/image/save.go``): an OCI layout
+(``oci-layout``, ``index.json`` naming the image, ``blobs/sha256/...``) plus a docker
+``manifest.json``; the image index is always the full one, but only the matching platforms' manifests,
+configs and layers are written -- so without ``--all-platforms`` the archive references blobs it does
+not hold (what ``ctr images import --all-platforms`` rejects: kind issues 3795, 4224), and
+``--all-platforms`` needs every platform's content (``content digest ...: not found`` otherwise).
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import platform as _platform
 import re
 import tarfile
 import time
@@ -114,13 +126,35 @@ def find_image(query: str) -> dict[str, Any] | None:
     return None
 
 
-def store_image(ref: Reference) -> dict[str, Any]:
-    record = {"ref": str(ref), "id": image_id(ref), "created": time.time(), "size": 1_021_000_000}
+#: the platforms of every image's index (kindest/node v1.33.1 publishes these two)
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+def host_platform() -> str:
+    machine = _platform.machine()
+    return "linux/" + {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def _digest(*parts: str) -> str:
+    return "sha256:" + hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def store_image(ref: Reference, platforms: list[str] | None = None) -> dict[str, Any]:
+    """Record ``ref`` with the content of ``platforms`` (default: this machine's) present."""
+    old = fw.read_json(fw.image_path(str(ref))) or {}
+    have = sorted(set(old.get("platforms") or []) | set(platforms or [host_platform()]))
+    record = {"ref": str(ref), "id": image_id(ref), "created": old.get("created") or time.time(),
+              "size": 1_021_000_000, "platforms": have}
     fw.write_json_atomic(fw.image_path(str(ref)), record)
     return record
 
 
-def pull(raw: str, err: IO[str]) -> dict[str, Any]:
+def content_platforms(img: dict[str, Any]) -> list[str]:
+    """Platforms whose content this containerd holds (records from before: this machine's)."""
+    return list(img.get("platforms") or [host_platform()])
+
+
+def pull(raw: str, err: IO[str], platforms: list[str] | None = None, all_platforms: bool = False) -> dict[str, Any]:
     """``nerdctl pull``; raises :class:`ReferenceError`/``LookupError`` with nerdctl's message."""
     ref = parse_reference(raw)
     shown = str(ref)
@@ -128,7 +162,12 @@ def pull(raw: str, err: IO[str]) -> dict[str, Any]:
         err.write(f"{shown}: resolving      |--------------------------------------|\n")
         err.write("elapsed: 0.1 s" + " " * (len(shown) - 12) + "total:   0.0 B (0.0 B/s)\n")
         raise LookupError(f'failed to resolve reference "{shown}": {shown}: not found')
-    record = find_image(raw) or store_image(ref)
+    wanted = list(PLATFORMS) if all_platforms else (platforms or [host_platform()])
+    found = find_image(raw)
+    if found is None or not set(wanted) <= set(content_platforms(found)):
+        record = store_image(parse_reference(found["ref"]) if found else ref, wanted)
+    else:
+        record = found
     err.write(f"{shown}: resolved       |++++++++++++++++++++++++++++++++++++++|\n")
     err.write(f"elapsed: 0.1 s{' ' * max(1, len(shown) - 12)}total:  0.0 B (0.0 B/s)\n")
     return record
@@ -234,13 +273,48 @@ def load_archive(path: Path, out: IO[str]) -> None:
         out.write(f"Loaded image: {ref}\n")
 
 
-def save_archive(path: Path, names: list[str]) -> None:
-    """``nerdctl save -o FILE REF...``: like containerd's exporter (core/images/archive/
-    exporter.go), an OCI layout whose index.json names each image as stored (a pulled-by-digest
-    image keeps its digest: annotation ``io.containerd.image.name``, descriptor digest), plus
-    the docker-compatible manifest.json with RepoTags."""
-    manifest = []
-    index = []
+def _blob(tar: tarfile.TarFile, data: bytes) -> str:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    _add(tar, f"blobs/sha256/{digest[7:]}", data)
+    return digest
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _platform_blobs(img: dict[str, Any], plat: str) -> tuple[bytes, bytes, bytes]:
+    """(layer, config, manifest) of ``img`` for ``plat``: small, deterministic stand-ins."""
+    layer = f"layer of {img['ref']} for {plat}".encode()
+    os_, arch = plat.split("/")
+    config = json.dumps({"architecture": arch, "os": os_, "rootfs": {"type": "layers", "diff_ids": [
+        "sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                       "digest": "sha256:" + hashlib.sha256(layer).hexdigest(), "size": len(layer)}]}).encode()
+    return layer, config, manifest
+
+
+def _index(img: dict[str, Any]) -> bytes:
+    manifests = []
+    for plat in PLATFORMS:
+        manifest = _platform_blobs(img, plat)[2]
+        os_, arch = plat.split("/")
+        manifests.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                          "digest": "sha256:" + hashlib.sha256(manifest).hexdigest(), "size": len(manifest),
+                          "platform": {"architecture": arch, "os": os_}})
+    return json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                       "manifests": manifests}).encode()
+
+
+def save_archive(path: Path, names: list[str], platforms: list[str] | None = None, all_platforms: bool = False) -> None:
+    """``nerdctl save -o FILE [--platform P | --all-platforms] REF...`` (see the module docstring)."""
+    images = []
     for name in names:
         try:
             parse_reference(name)
@@ -249,18 +323,66 @@ def save_archive(path: Path, names: list[str]) -> None:
         img = find_image(name)
         if img is None:
             raise ValueError(f'image "{name}": not found')
-        ref = parse_reference(img["ref"])
-        manifest.append({"Config": f"blobs/sha256/{img['id']}", "RepoTags": [f"{ref.familiar_name}:{ref.tag or 'latest'}"], "Layers": []})
-        index.append({"mediaType": "application/vnd.oci.image.index.v1+json",
-                      "digest": ref.digest or f"sha256:{img['id']}", "size": 0,
-                      "annotations": {"io.containerd.image.name": str(ref),
-                                      "org.opencontainers.image.ref.name": ref.tag or "latest"}})
-    files = {"manifest.json": json.dumps(manifest).encode(),
-             "index.json": json.dumps({"schemaVersion": 2, "manifests": index}).encode(),
-             "oci-layout": b'{"imageLayoutVersion":"1.0.0"}'}
+        images.append(img)
+    wanted = list(PLATFORMS) if all_platforms else (platforms or [host_platform()])
+    for img in images:
+        for plat in wanted:
+            if plat not in content_platforms(img):
+                missing = "sha256:" + hashlib.sha256(_platform_blobs(img, plat)[2]).hexdigest()
+                raise ValueError(f"failed to get reader: content digest {missing}: not found")
+    index_entries, docker_manifest = [], []
     with tarfile.open(path, "w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = int(time.time())
-            tar.addfile(info, io.BytesIO(data))
+        _add(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        for img in images:
+            ref = parse_reference(img["ref"])
+            for plat in wanted:
+                layer, config, manifest = _platform_blobs(img, plat)
+                layer_d, config_d = _blob(tar, layer), _blob(tar, config)
+                _blob(tar, manifest)
+                if plat == wanted[0]:
+                    docker_manifest.append({"Config": f"blobs/sha256/{config_d[7:]}",
+                                            "RepoTags": [f"{ref.familiar_name}:{ref.tag or 'latest'}"],
+                                            "Layers": [f"blobs/sha256/{layer_d[7:]}"]})
+            index = _index(img)
+            # containerd's exporter (core/images/archive/exporter.go) names each image by its
+            # target as stored: a pulled-by-digest image keeps the digest it was pinned by.  The
+            # double's stand-in index cannot hash to that digest, so it is stored under it.
+            digest = ref.digest or "sha256:" + hashlib.sha256(index).hexdigest()
+            _add(tar, f"blobs/sha256/{digest[7:]}", index)
+            index_entries.append({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest,
+                                  "size": len(index), "annotations": {
+                                      "io.containerd.image.name": str(ref),
+                                      "org.opencontainers.image.ref.name": ref.tag or "latest"}})
+        _add(tar, "index.json", json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                            "manifests": index_entries}).encode())
+        _add(tar, "manifest.json", json.dumps(docker_manifest).encode())
+
+
+def missing_blobs(path: Path) -> list[str]:
+    """Digests an OCI archive references but does not hold, walking every platform
+    (``ctr images import --all-platforms``: ``core/images/archive/importer.go`` + the
+    ``images.Walk`` over all children, no platform filter)."""
+    with tarfile.open(path) as tar:
+        names = set(tar.getnames())
+        if "index.json" not in names:
+            return []
+
+        def read(digest: str) -> Any:
+            member = tar.extractfile(f"blobs/sha256/{digest.split(':', 1)[1]}")
+            return json.load(member) if member else {}
+
+        missing: list[str] = []
+        todo = [m for m in json.load(tar.extractfile("index.json") or io.BytesIO(b"{}")).get("manifests", [])]
+        while todo:
+            desc = todo.pop(0)
+            digest = desc.get("digest", "")
+            if f"blobs/sha256/{digest.split(':', 1)[-1]}" not in names:
+                missing.append(digest)
+                continue
+            media = desc.get("mediaType", "")
+            if media.endswith("index.v1+json") or media.endswith("manifest.list.v2+json"):
+                todo += read(digest).get("manifests", [])
+            elif media.endswith("manifest.v1+json") or media.endswith("manifest.v2+json"):
+                doc = read(digest)
+                todo += [doc.get("config", {}), *doc.get("layers", [])]
+        return missing

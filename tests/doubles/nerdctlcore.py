@@ -28,7 +28,9 @@ import gotemplate as gt
 import nerdctl_containers as ctr
 import nerdctl_images as imgs
 
-VERSION = "2.1.3"
+#: ``KSI_FAKE_NERDCTL_VERSION`` plays another release (behaviour that changed between releases
+#: follows it: see ``nerdctl_containers.used_ports``)
+VERSION = os.environ.get("KSI_FAKE_NERDCTL_VERSION", "2.1.3")
 CONTAINERD_VERSION = "v2.1.4"
 _START = time.monotonic()
 
@@ -265,7 +267,7 @@ def _dispatch(cmd: str, rest: list[str], out: IO[str], err: IO[str]) -> None:
                             cf.Flag("all-platforms", "bool", default=False), cf.Flag("unpack", default="auto")])
         cf.min_args(p, 1)
         try:
-            imgs.pull(p.args[0], err)
+            imgs.pull(p.args[0], err, p.values["platform"] or None, p.values["all-platforms"])
         except (imgs.ReferenceError, LookupError) as e:
             raise ctr.NerdctlError(str(e)) from e
     elif cmd in ("load", "image load"):
@@ -284,7 +286,8 @@ def _dispatch(cmd: str, rest: list[str], out: IO[str], err: IO[str]) -> None:
         if not p.values["output"]:
             raise ctr.NerdctlError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
         try:
-            imgs.save_archive(Path(p.values["output"]), p.args)
+            imgs.save_archive(Path(p.values["output"]), p.args, p.values["platform"] or None,
+                              p.values["all-platforms"])
         except ValueError as e:
             raise ctr.NerdctlError(str(e)) from e
     elif cmd == "version":

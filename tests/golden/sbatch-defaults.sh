@@ -10,7 +10,8 @@
 # SIGTERM 60 s before the time limit, so ksi stops the workload and deletes the
 # clusters before Slurm's SIGKILL.  Not `B:TERM`: that reaches only this batch shell, and passing
 # it on to srun would kill the ksi tasks at once (srun answers its own SIGTERM with SIGKILL).
-# Slurm may send it up to a minute late; ksi's --teardown-margin also stops it on its own.
+# Slurm may send it up to 60 s EARLIER than asked (sbatch(1) --signal); ksi's
+# --teardown-margin also stops it on its own.
 #SBATCH --signal=TERM@60
 set -euo pipefail
 

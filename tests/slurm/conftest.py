@@ -12,6 +12,15 @@
 Knobs: ``KSI_SLURM_BASE_DIR`` (default /tmp/ksi-slurm-harness), ``KSI_SLURM_NODES`` (4),
 ``KSI_SLURM_KILL_WAIT`` (30), ``KSI_SLURM_PROCTRACK`` (auto: cgroup when a cgroup v1
 freezer is mounted, else linuxproc; also cgroup|linuxproc), ``KSI_SLURM_UP_TIMEOUT`` (60 s).
+A second instance beside the shared default one needs its own ``KSI_SLURM_BRIDGE`` (ksibr0),
+``KSI_SLURM_SUBNET`` (10.200.0), ``KSI_SLURM_NETNS_PREFIX`` (none), ``KSI_SLURM_NODE_PREFIX``
+(node), ``KSI_SLURM_CTLD_PORT`` (6817) and ``KSI_SLURM_SLURMD_PORT`` (6818) besides its base dir;
+``KSI_SLURM_HOSTNAME_ADDRS=1`` writes ``NodeAddr=<node>-ib`` host names into slurm.conf.  E.g. the
+multi-node tests with host-name NodeAddrs::
+
+    KSI_SLURM_BASE_DIR=/tmp/ksi-slurm-hostnames KSI_SLURM_BRIDGE=ksihn0 KSI_SLURM_SUBNET=10.209.0 \
+    KSI_SLURM_NETNS_PREFIX=hn- KSI_SLURM_NODE_PREFIX=hn KSI_SLURM_CTLD_PORT=6917 \
+    KSI_SLURM_SLURMD_PORT=6918 KSI_SLURM_HOSTNAME_ADDRS=1 pytest tests/slurm/test_multinode.py
 """
 
 from __future__ import annotations
@@ -95,6 +104,13 @@ def slurm_cluster():
         nodes=int(os.environ.get("KSI_SLURM_NODES", "4")),
         kill_wait=int(os.environ.get("KSI_SLURM_KILL_WAIT", "30")),
         proctrack=os.environ.get("KSI_SLURM_PROCTRACK", "auto"),
+        bridge=os.environ.get("KSI_SLURM_BRIDGE", "ksibr0"),
+        subnet=os.environ.get("KSI_SLURM_SUBNET", "10.200.0"),
+        netns_prefix=os.environ.get("KSI_SLURM_NETNS_PREFIX", ""),
+        node_prefix=os.environ.get("KSI_SLURM_NODE_PREFIX", "node"),
+        ctld_port=int(os.environ.get("KSI_SLURM_CTLD_PORT", "6817")),
+        slurmd_port=int(os.environ.get("KSI_SLURM_SLURMD_PORT", "6818")),
+        hostname_addrs=os.environ.get("KSI_SLURM_HOSTNAME_ADDRS") == "1",
     )
     users = _users_dir(cluster)
     me = users / str(os.getpid())

@@ -26,10 +26,22 @@ class SlurmWorld:
         self.env["KSI_TEST_XDG_BASE"] = str(world.base / "xdg")
         self.jobs: list[str] = []
 
+    def node(self, i: int) -> str:
+        """The name of node ``i`` (``node2``; another instance's prefix when it has one)."""
+        return f"{getattr(self.cluster, 'node_prefix', 'node')}{i}"
+
+    def nodes_expr(self, nodes: int = 3) -> str:
+        """``node[1-3]``: the first ``nodes`` nodes (of a harness instance with another node
+        prefix, its own names)."""
+        prefix = getattr(self.cluster, "node_prefix", "node")
+        return f"{prefix}[1-{nodes}]" if nodes > 1 else f"{prefix}1"
+
     def srun_argv(self, *ksi_args: str, nodes: int = 3, name: str | None = None,
                   srun_opts: tuple[str, ...] = ()) -> list[str]:
-        return ["srun", *srun_opts, f"-N{nodes}", "--ntasks-per-node=1", "-w", NODES if nodes == 3 else
-                f"node[1-{nodes}]", "-J", name or f"t-{uuid.uuid4().hex[:8]}", ONNODE, "ksi",
+        # srun talks to the slurmd: it must resolve host-name NodeAddrs (client_prefix)
+        prefix = self.cluster.client_prefix() if hasattr(self.cluster, "client_prefix") else []
+        return [*prefix, "srun", *srun_opts, f"-N{nodes}", "--ntasks-per-node=1", "-w",
+                self.nodes_expr(nodes), "-J", name or f"t-{uuid.uuid4().hex[:8]}", ONNODE, "ksi",
                 *ksi_args]
 
     def srun(self, *ksi_args: str, nodes: int = 3, timeout: float = 120,

@@ -260,7 +260,7 @@ def test_run_on_node(slurm_cluster):
 def test_nodes_reach_each_other(slurm_cluster):
     # node1 -> node2 across the bridge (Liqo peering needs node-to-node traffic)
     addr = slurm_cluster.node_address("node2")
-    server = subprocess.Popen([*slurm_cluster.enter_node("node2"), PY, "-c", textwrap.dedent(f"""
+    server = subprocess.Popen([*slurm_cluster.enter_argv("node2"), PY, "-c", textwrap.dedent(f"""
         import socket
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -18,7 +18,7 @@ import pytest
 
 from ksi import constants as C
 from tests.conftest import alive, wait_for
-from tests.slurm.kit import NODES, ONNODE, PROBE, SLEEPER
+from tests.slurm.kit import ONNODE, PROBE, SLEEPER
 
 
 def cluster_names(stderr: str) -> set[str]:
@@ -65,7 +65,7 @@ def test_sbatch_script_runs_the_workload_and_reports_its_exit_code(sw):
     out = sw.base / "out"
     script = sw.base / "work" / "job.sbatch"
     script.write_text(f"""#!/bin/bash
-#SBATCH -N3 --ntasks-per-node=1 -w {NODES}
+#SBATCH -N3 --ntasks-per-node=1 -w {sw.nodes_expr()}
 #SBATCH -o {sw.base}/work/slurm-%j.out
 srun {ONNODE} ksi run {PROBE} {out} 3
 """)
@@ -105,16 +105,17 @@ def test_two_jobs_at_once_on_the_same_nodes_do_not_collide(sw):
 def test_a_member_failing_during_bring_up_stops_every_member_fast(sw):
     t0 = time.monotonic()
     res = sw.srun("run", PROBE, str(sw.base / "out"),
-                  env={"KSI_FAKE_FAIL": "kind-create@node2", "KSI_FAKE_KIND_CREATE_SECONDS": "1"})
+                  env={"KSI_FAKE_FAIL": f"kind-create@{sw.node(2)}",
+                       "KSI_FAKE_KIND_CREATE_SECONDS": "1"})
     assert time.monotonic() - t0 < 40
     # every member exits 125 (ksi failed: bring-up on node2, "member" on the others)
     assert res.returncode == C.EXIT_KSI_FAILED, res.stderr
-    assert "node2: task 1: Exited with exit code 125" in res.stderr
+    assert f"{sw.node(2)}: task 1: Exited with exit code 125" in res.stderr
     assert "ksi: exit 125: ksi failed (bring-up), not the workload" in res.stderr
     assert "ksi: exit 125: ksi failed (member), not the workload" in res.stderr
     errors = error_lines(res.stderr)
     assert len(errors) == 3, res.stderr
-    assert all("node2" in line and "create cluster" in line for line in errors), errors
+    assert all(sw.node(2) in line and "create cluster" in line for line in errors), errors
     assert not (sw.base / "out").exists()
 
 
@@ -184,7 +185,7 @@ def test_list_all_nodes_shows_every_member_of_a_live_job_from_the_shared_dir(sw)
                          capture_output=True, timeout=30, check=False)
     rows = [line.split() for line in res.stdout.splitlines()[1:]]
     assert sorted((r[0], r[2], r[3]) for r in rows) == [
-        (f"{job}.0", f"node{i + 1}", f"ksi-{job}-0-{i}") for i in range(3)], res.stdout
+        (f"{job}.0", sw.node(i + 1), f"ksi-{job}-0-{i}") for i in range(3)], res.stdout
     subprocess.run(["scancel", job], env=sw.env, check=True, timeout=10)
     proc.communicate(timeout=60)
     sw.wait_gone(job)

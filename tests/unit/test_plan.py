@@ -101,6 +101,16 @@ def test_rendered_config_carries_the_contract():
     assert "10.200.0.12" in patch["apiServer"]["certSANs"]
 
 
+def test_certsans_patch_keeps_what_kinds_own_list_had():
+    # kind merges the patch into its ClusterConfiguration as a JSON merge patch (RFC 7386), which
+    # replaces lists: what kind listed (localhost, apiServerAddress) survives only if repeated
+    doc = yaml.safe_load(render_config(plan_for(ctx(None))))
+    patch = yaml.safe_load(doc["kubeadmConfigPatches"][0])
+    kinds = {"apiServer": {"certSANs": ["localhost", doc["networking"]["apiServerAddress"]]}}
+    merged = {**kinds, **patch}  # a list value is replaced whole
+    assert {"localhost", "10.200.0.12"} <= set(merged["apiServer"]["certSANs"])
+
+
 def test_follower_config_maps_the_gateway_udp_nodeport():
     doc = yaml.safe_load(render_config(plan_for(ctx(), gateway=41000)))
     udp = [m for m in doc["nodes"][0]["extraPortMappings"] if m["protocol"] == "UDP"]
