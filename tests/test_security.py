@@ -476,8 +476,12 @@ def test_a_runtime_dir_planted_in_tmp_by_another_user_does_not_block_ksi(world):
     planted = tmp / f"ksi-{os.getuid()}"
     subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                     "mkdir", "-m", "777", str(planted)], check=True)
+    # XDG_RUNTIME_DIR is somebody else's (`su` keeps the caller's): ksi's files go to TMPDIR
+    foreign_xdg = top / "run-user-65534"
+    foreign_xdg.mkdir(mode=0o700)
+    os.chown(foreign_xdg, 65534, 65534)
     res = world.ksi("run", PROBE, str(world.base / "out"),
-                    env={"XDG_RUNTIME_DIR": "", "TMPDIR": str(tmp)})
+                    env={"XDG_RUNTIME_DIR": str(foreign_xdg), "TMPDIR": str(tmp)})
     assert res.returncode == 0, res.stderr
     assert list(planted.iterdir()) == []  # never used
     private = [p for p in tmp.iterdir() if p != planted]
