@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The rendezvous alone (no Slurm, no clusters): N members as processes on one node sharing a
-job directory, as ``ksi run`` uses it (``ksi/rendezvous.py``).
+job directory, as ``ksi run`` uses it (``ksi/rendezvous/``).
 
 Every member arrives at a random moment within ``--spread`` seconds (its record reaches
 ``liqo-ready``, as after its bring-up); the leader waits for all of them
