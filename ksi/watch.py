@@ -46,11 +46,11 @@ class LockProbe:
     """Is the leader's lock still held?  One ``flock(LOCK_EX|LOCK_NB)`` a look.
 
     The lock is ``filelock.FileLock``, i.e. ``flock(2)`` (``ksi/rendezvous/election.py``); the
-    kernel (or the NFS lock manager) drops it when the leader's process dies.  The descriptor is opened once
-    and kept, so a look is a single lock request instead of open + lock + unlock + close.  Opened
-    read-write because NFS emulates ``flock`` with whole-file POSIX locks, and an exclusive POSIX
-    lock needs a descriptor open for writing.  When the lock file is gone the leader has cleaned
-    up (or never was): the caller decides with ``outcome.json``.
+    kernel (or the NFS lock manager) drops it when the leader's process dies.  The descriptor is
+    opened once and kept, so a look is a single lock request instead of open + lock + unlock +
+    close.  Opened read-write because NFS emulates ``flock`` with whole-file POSIX locks, and an
+    exclusive POSIX lock needs a descriptor open for writing.  When the lock file is gone the
+    leader has cleaned up (or never was): the caller decides with ``outcome.json``.
     """
 
     def __init__(self, path: Path, fallback: "JobDir | None" = None) -> None:
