@@ -61,7 +61,7 @@ class RunOptions:
     grace: float = C.DEFAULT_GRACE
     token_ttl: int | None = None
     federation: bool = True
-    #: a manifest workload's checked documents (``ksi/manifests.py``); empty for a script
+    #: a manifest workload's checked documents (``ksi/manifests/``); empty for a script
     manifests: tuple[Any, ...] = ()
     #: ``--for``: how long a manifest workload without Jobs or Pods runs (seconds)
     for_seconds: float | None = None

@@ -43,7 +43,7 @@ def describe(opts: "RunOptions") -> str:
 def run_any(opts: "RunOptions", *, env: Mapping[str, str], shutdown: Shutdown,
             say: Callable[[str], Any], rc_dir: Path, deadline: float | None) -> int:
     """The workload step: ``ksi shell``'s shell (ksi/interactive.py), manifests
-    (ksi/manifests.py) or a bash script (below); returns its exit code."""
+    (ksi/manifests/) or a bash script (below); returns its exit code."""
     if opts.shell is not None:
         from ksi import interactive
 
