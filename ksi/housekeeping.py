@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ksi.registry import LIVE_JOB_STATES
+from ksi.slurm import LIVE_JOB_STATES
 
 #: finished job directories older than this are removed (README, "Files")
 JOB_DIR_MAX_AGE_DAYS = 7.0

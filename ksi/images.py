@@ -120,7 +120,7 @@ class Loader:
 
 
 def load_node_image(runner: Runner, env: dict[str, str], shared_dir: Path, image: str, *,
-                    phase: Callable[[str], AbstractContextManager[None]],
+                    phase: Callable[[str], AbstractContextManager[object]],
                     say: Callable[[str], None]) -> str:
     """``ksi run``: load the kind node image from the cache when this node lacks it; return the
     reference to use.  Best effort: on failure kind tries to pull, and says so if it cannot --

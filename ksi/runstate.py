@@ -24,7 +24,7 @@ from ksi.kube import Kube
 from ksi.paths import runtime_root
 from ksi.plan import RunOptions, RunPlan
 from ksi.ports import PortClaims
-from ksi.progress import Progress
+from ksi.progress import PhaseMark, Progress
 from ksi.rendezvous import JobDir, MemberRecord
 from ksi.signals import Shutdown
 from ksi.slurm import SlurmContext, job_end_time
@@ -108,8 +108,9 @@ class RunState:
         return "leader" if self.job_ is not None and self.job_.is_leader else "follower"
 
     # --- helpers of the steps ------------------------------------------------------------------
-    def phase(self, name: str) -> AbstractContextManager[None]:
-        """A phase line and event; the phase an error is located in."""
+    def phase(self, name: str) -> AbstractContextManager[PhaseMark]:
+        """A phase line and event; the phase an error is located in.  Its ``PhaseMark`` lets the
+        phase say it failed without an exception, or add a note."""
         self.phase_name = name
         return self.out.phase(name)
 

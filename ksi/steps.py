@@ -76,7 +76,7 @@ class Outcome:
 class Bringup:
     """Runs steps and remembers their undos for one teardown."""
 
-    def __init__(self, phase: Callable[[str], AbstractContextManager[None]] | None = None
+    def __init__(self, phase: Callable[[str], AbstractContextManager[object]] | None = None
                  ) -> None:
         self._phase = phase
         self.undos: list[Undo] = []
