@@ -67,8 +67,9 @@ class Kube:
         self.kubeconfig = kubeconfig
         self.client = client
         cfg = client.Configuration()
-        config.load_kube_config(config_file=str(kubeconfig), context=context,
-                                client_configuration=cfg)
+        # kubernetes/config/kube_config.py: load_kube_config has no annotations
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig), context=context, client_configuration=cfg)
         # Our own cluster is on this node (or a member's node): never through HTTP(S)_PROXY,
         # which the client would otherwise take from the environment.
         cfg.proxy = None
@@ -80,7 +81,7 @@ class Kube:
         self.rbac = client.RbacAuthorizationV1Api(self.api)
 
     def close(self) -> None:
-        self.api.close()
+        self.api.close()  # type: ignore[no-untyped-call]  # kubernetes/client/api_client.py
 
     # --- readiness ---------------------------------------------------------------------------
     def nodes(self, timeout: float = REQUEST_TIMEOUT) -> list[Any]:
@@ -92,22 +93,23 @@ class Kube:
         (a busy node); the request itself is bounded to ``READY_REQUEST``."""
         import threading
 
-        box: dict[str, Any] = {}
+        found: list[list[Any]] = []
+        failed: list[Exception] = []
 
         def call() -> None:
             try:
-                box["nodes"] = self.nodes(timeout=READY_REQUEST)
+                found.append(self.nodes(timeout=READY_REQUEST))
             except Exception as exc:  # noqa: BLE001 - handed to the caller below
-                box["error"] = exc
+                failed.append(exc)
 
         worker = threading.Thread(target=call, name="ksi-ready", daemon=True)
         worker.start()
         while worker.is_alive():
             worker.join(0.05)
             shutdown.check()
-        if "error" in box:
-            raise box["error"]
-        return box["nodes"]
+        if failed:
+            raise failed[0]
+        return found[0]
 
     def wait_ready(
         self,

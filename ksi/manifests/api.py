@@ -37,7 +37,7 @@ class Api:
         resp = api.call_api(m, url, header_params=h, body=b, _request_timeout=timeout)
         if stream and 200 <= resp.status < 300:
             return resp.response
-        data = resp.read()
+        data = resp.read()  # type: ignore[no-untyped-call]  # kubernetes/client/rest.py RESTResponse
         try:
             obj = json.loads(data) if data else {}
         except ValueError:

@@ -169,8 +169,9 @@ def _check(source: str, index: int, body: Any, namespace: str) -> Document:
     api_version, kind = body.get("apiVersion"), body.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
         raise UsageError(f"{where}: apiVersion and kind are required", hint="fix the manifest")
-    meta = body.get("metadata")
-    name = meta.get("name") if isinstance(meta, dict) else None
+    found = body.get("metadata")
+    meta: dict[str, Any] = found if isinstance(found, dict) else {}
+    name = meta.get("name")
     if not isinstance(name, str) or not name:
         raise UsageError(f"{where} ({kind}): metadata.name is required",
                          hint="server-side apply needs a name (generateName is not enough)")

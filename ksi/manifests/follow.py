@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Mapping, Sequence
+from typing import IO, Any, Callable, Mapping, Sequence
 
 from ksi import constants as C
 from ksi.errors import Interrupted, KsiError, PhaseTimeout, WorkloadCannotStart
@@ -33,7 +33,8 @@ class _Pod:
 class Follower:
     """Watches the namespace's pods until the manifests' work is done (see module docstring)."""
 
-    def __init__(self, api: Api, namespace: str, docs: Sequence[Document], say: Any, stdout: IO[str]) -> None:
+    def __init__(self, api: Api, namespace: str, docs: Sequence[Document],
+                 say: Callable[[str], object], stdout: IO[str]) -> None:
         self.api, self.ns, self.say, self.stdout = api, namespace, say, stdout
         self.jobs = [d.name for d in docs if d.kind == "Job"]
         self.bare = [d.name for d in docs if d.kind == "Pod"]
@@ -72,7 +73,8 @@ class Follower:
         node = spec.get("nodeName") or ""
         waiting = [(s["name"], s["state"]["waiting"]) for s in status.get("containerStatuses") or []
                    if (s.get("state") or {}).get("waiting")]
-        sched = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
+        sched: dict[str, Any] = next((c for c in status.get("conditions") or []
+                                      if c.get("type") == "PodScheduled"), {})
         state = (node, phase, ",".join(w.get("reason", "") for _, w in waiting))
         old, rec.state = rec.state, state
         if node and (not old or old[0] != node):
@@ -95,9 +97,9 @@ class Follower:
         for s in status.get("containerStatuses") or []:
             st = s.get("state") or {}
             if "running" in st or "terminated" in st:
-                key = (s["name"], int(s.get("restartCount", 0)))
-                if key not in rec.streams:
-                    rec.streams.add(key)
+                stream = (s["name"], int(s.get("restartCount", 0)))
+                if stream not in rec.streams:
+                    rec.streams.add(stream)
                     t = threading.Thread(target=self._stream, args=(name, s["name"]), daemon=True)
                     t.start()
                     self.threads.append(t)
@@ -161,12 +163,13 @@ class Follower:
         if not failures:
             return 0
         what, pod = failures[0]
-        for s in (pod or {}).get("status", {}).get("containerStatuses") or []:
-            term = (s.get("state") or {}).get("terminated") or {}
-            if term.get("exitCode"):
-                self.say(f"{what}: pod {pod['metadata']['name']} container {s['name']} exited with code "
-                         f"{term['exitCode']} ({term.get('reason', 'Error')})")
-                return int(term["exitCode"])
+        if pod is not None:  # the failed container's own exit code, when one has it
+            for s in pod.get("status", {}).get("containerStatuses") or []:
+                term = (s.get("state") or {}).get("terminated") or {}
+                if term.get("exitCode"):
+                    self.say(f"{what}: pod {pod['metadata']['name']} container {s['name']} exited "
+                             f"with code {term['exitCode']} ({term.get('reason', 'Error')})")
+                    return int(term["exitCode"])
         self.say(what)
         return 1
 
@@ -177,7 +180,8 @@ class Follower:
             t.join(max(0.0, end - time.monotonic()))
 
 
-def run(docs: Sequence[Document], *, env: Mapping[str, str], shutdown: Shutdown, say: Any,
+def run(docs: Sequence[Document], *, env: Mapping[str, str], shutdown: Shutdown,
+        say: Callable[[str], object],
         deadline: float | None = None, for_seconds: float | None = None,
         stdout: IO[str] | None = None) -> int:
     """Apply ``docs`` with the workload's credentials and follow them; return the exit code."""
