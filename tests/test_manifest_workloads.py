@@ -1,6 +1,6 @@
 """``ksi run job.yaml``: manifests applied and followed, end to end against the API double.
 
-The double runs the pods (tests/doubles/kubelife.py): a container's command runs for real on the
+The double runs the pods (tests/fakeworld/kubeapi/life.py): a container's command runs for real on the
 host, an image listed in the world's ``containers.json`` as unpullable never pulls.
 """
 

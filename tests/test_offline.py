@@ -118,7 +118,7 @@ def test_without_bypass4netns_there_is_no_annotation(world):
 
 
 def test_an_image_that_cannot_be_pulled_is_named_with_the_fix_while_the_workload_runs(world):
-    from tests.doubles.kubeevents import image_pull_failure
+    from tests.fakeworld.kubeapi.events import image_pull_failure
 
     events = world.base / "work" / "events.json"
     items = image_pull_failure("ksi-workload", "hello-x1", "busybox:1.36")

@@ -172,7 +172,7 @@ def test_a_proxy_password_is_in_no_argv_and_no_output_and_the_guardian_still_wor
         "done\n")
     shims = slow_tools(world.base / "slow")
     shim = shims / "systemd-run"
-    shim.write_text(f'#!/bin/sh\nsleep 0.3\nexec {ROOT}/tests/doubles/bin/systemd-run "$@"\n')
+    shim.write_text(f'#!/bin/sh\nsleep 0.3\nexec {ROOT}/tests/fakeworld/bin/systemd-run "$@"\n')
     shim.chmod(0o755)
     with CmdlineWatch() as watch:
         res = world.ksi("run", "-v", str(workload),

@@ -3,7 +3,7 @@
 Every script of ``workloads/`` and scripts written the way the original KSI's examples are (create
 a namespace and a Job, ``kubectl wait --for=condition=ready pod``, ``kubectl logs -f job/...``,
 delete the namespace) run inside ``ksi run`` and must end with the exit code a real cluster gives.
-What a container does is the test world's (``containers.json``, tests/doubles/README.md).
+What a container does is the test world's (``containers.json``, tests/fakeworld/README.md).
 """
 
 from __future__ import annotations
