@@ -6,7 +6,7 @@ checks), ``checks`` (all of them, and the fast subset), ``format`` (lines, summa
 
 Every check is a function returning a :class:`Check`; system files are read only through a
 :class:`SystemView`, whose root (``--root``/``KSI_DOCTOR_ROOT``, default ``/``) lets the tests point
-the checks at prepared states (``tests/doctor_states/``).  The shared directory and the ports are
+the checks at prepared states (``tests/cli/doctor/states/``).  The shared directory and the ports are
 probed for real, and the tools are run through :class:`ksi.exec.Runner` with a short timeout.
 
 Across nodes (under ``srun`` with more than one task) the checks meet in

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Install what tests/slurm/harness.py needs, and shellcheck for tests/test_setup.py (Debian/Ubuntu, as root). Idempotent:
+# Install what tests/slurm/harness.py needs, and shellcheck for tests/setup/test_setup.py (Debian/Ubuntu, as root). Idempotent:
 # does nothing when everything is present, runs `apt-get update` only when a package
 # cannot be found in the current package lists.
 set -eu

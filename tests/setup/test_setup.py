@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETUP = ROOT / "setup"
 SETUP_SCRIPTS = sorted(SETUP.glob("*.sh"))
 WORKLOADS = ROOT / "workloads"

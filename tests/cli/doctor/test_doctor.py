@@ -1,4 +1,4 @@
-"""``ksi doctor``: fake system states (tests/doctor_states/), fake tools on PATH, the real shared
+"""``ksi doctor``: fake system states (tests/cli/doctor/states/), fake tools on PATH, the real shared
 directory and port probes, and three doctor processes meeting as Slurm ranks."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ksi import doctor as D
 from ksi.cli import cli
 from ksi.errors import EnvironmentProblem
 
-STATES = Path(__file__).resolve().parent / "doctor_states"
+STATES = Path(__file__).resolve().parent / "states"
 KSI = Path(sys.executable).parent / "ksi"
 UID = os.getuid()
 USER = D.SystemView.from_env().user

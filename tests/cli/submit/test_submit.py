@@ -2,7 +2,7 @@
 what happens when sbatch is missing or refuses (a fake ``sbatch`` on PATH).
 
 The real submission is tested in tests/slurm/test_submit.py.  Regenerate the golden files
-after an intended change with ``KSI_UPDATE_GOLDEN=1 pytest tests/test_submit_cli.py``.
+after an intended change with ``KSI_UPDATE_GOLDEN=1 pytest tests/cli/submit/test_submit.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from ksi import submit as sub
 from ksi.cli import cli
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden"
 KSI = "/opt/ksi/bin/ksi"
 HOME = "/home/alice"  # stands for the test's temporary directory in the golden files
 

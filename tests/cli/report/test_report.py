@@ -1,6 +1,6 @@
 """``ksi report`` on recorded events files of a 3-node run: exact table, a real PNG, errors.
 
-tests/data/events-3nodes.jsonl is a successful federated run (leader node1 r0 peers, runs the
+tests/cli/report/data/events-3nodes.jsonl is a successful federated run (leader node1 r0 peers, runs the
 workload; followers wait for it); events-3nodes-failed.jsonl is the same step where Liqo's
 install failed on node2 (the others' waits fail with it), plus two malformed lines.
 """
