@@ -29,17 +29,18 @@ PROXY = {"HTTPS_PROXY": "proxy.example:3128"}
     ("https://n01-ib.cluster:6443", "10.200.0.0/16", True),  # names are not resolved
     ("http://10.200.0.12:80", "", False),  # HTTP_PROXY unset
 ])
-def test_proxy_choice_is_gos(url, no_proxy, proxied):
+def test_proxy_choice_is_gos(url: str, no_proxy: str, proxied: bool) -> None:
     assert (goproxy.proxy_for(url, {**PROXY, "NO_PROXY": no_proxy}) is not None) is proxied
 
 
-def test_upper_case_wins_and_a_bare_host_is_http():
+def test_upper_case_wins_and_a_bare_host_is_http() -> None:
     p = goproxy.proxy_for("https://10.0.0.1", {"HTTPS_PROXY": "a:1", "https_proxy": "b:2"})
-    assert (p.host, p.port) == ("a", 1)
-    assert goproxy.proxy_for("https://10.0.0.1", {"https_proxy": "http://b"}).port == 80
+    assert p is not None and (p.host, p.port) == ("a", 1)
+    bare = goproxy.proxy_for("https://10.0.0.1", {"https_proxy": "http://b"})
+    assert bare is not None and bare.port == 80
 
 
-def test_a_refusing_proxy_fails_like_gos_transport(monkeypatch):
+def test_a_refusing_proxy_fails_like_gos_transport(monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: refused

@@ -73,7 +73,7 @@ def encode(cfg: dict[str, Any]) -> str:
     cleaned = {k: v for k, v in cfg.items() if v not in (None, "", [])}
     if not cleaned:
         return ""
-    return yaml.safe_dump(cleaned, default_flow_style=False, sort_keys=True, width=float("inf"))  # type: ignore[arg-type]
+    return yaml.safe_dump(cleaned, default_flow_style=False, sort_keys=True, width=float("inf"))
 
 
 def _write(cfg: dict[str, Any], path: str) -> None:
@@ -85,7 +85,10 @@ def _write(cfg: dict[str, Any], path: str) -> None:
 
 def kind_config(cluster: str, server: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> dict[str, Any]:
     """What ``kind get kubeconfig`` prints: kubeadm's admin.conf renamed to ``kind-<name>``."""
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+
+    def b64(b: bytes) -> str:
+        return base64.b64encode(b).decode()
+
     k = key(cluster)
     return {
         "apiVersion": "v1",

@@ -80,6 +80,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    _cached_body: Any  # set by _body, dropped per request
+
     def _body(self) -> Any:
         if hasattr(self, "_cached_body"):
             return self._cached_body

@@ -131,7 +131,7 @@ def record_event(store: Store, obj: Obj, type_: str, reason: str, message: str, 
     with _event_lock:  # client-go's recorder names events <object>.<UnixNano in hex>: they list in time order
         _last_event_ns = max(time.time_ns(), _last_event_ns + 1)
         stamp = _last_event_ns
-    ev = {"metadata": {"name": f"{meta['name']}.{stamp:x}", "namespace": meta.get("namespace") or "default"},
+    ev: Obj = {"metadata": {"name": f"{meta['name']}.{stamp:x}", "namespace": meta.get("namespace") or "default"},
           "involvedObject": involved, "reason": reason, "message": message,
           "source": {"component": component, **({"host": host} if host else {})},
           "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": type_, "eventTime": None,
@@ -249,7 +249,6 @@ class Life:
                  pod_ip: Callable[[], str]):
         self.store, self.cfg, self.dir = store, cfg, cluster_dir
         self.node_ready, self.pod_ip = node_ready, pod_ip
-        self.R = lambda g, r: store.registry.by_group_resource(g, r)
         self.wake = threading.Event()
         self.lock = threading.Lock()
         self.kubelets: dict[str, threading.Thread] = {}
@@ -259,6 +258,13 @@ class Life:
         self.stopping = False
         store.hooks.append(self._hook)
         self._shim = cluster_dir / "pods" / ".bin"
+
+    def R(self, group: str, name: str) -> Resource:  # noqa: N802 - short: used on every line below
+        """A built-in resource (pods, jobs, deployments, ...): always served, so never None."""
+        res = self.store.registry.by_group_resource(group, name)
+        if res is None:
+            raise LookupError(f"kubelife: no built-in resource {group or 'core'}/{name}")
+        return res
 
     def start(self) -> None:
         self._shim.mkdir(parents=True, exist_ok=True)
@@ -498,7 +504,8 @@ class Life:
     # --- scheduler ---------------------------------------------------------------------------------
     def _schedule(self, pod: Obj) -> None:
         nodes = self.store.all("", "nodes")
-        fits, reasons = [], {}
+        fits: list[str] = []
+        reasons: dict[str, int] = {}
         spec = pod["spec"]
         for node in nodes:
             why = self._unfit(spec, node)
@@ -527,17 +534,17 @@ class Life:
             if n in load and managed(p["metadata"].get("namespace", "")) and \
                     p.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
                 load[n] += 1
-        node = min(fits, key=lambda n: (load[n], n))
+        chosen = min(fits, key=lambda n: (load[n], n))
         fresh = copy.deepcopy(pod)
         fresh["metadata"].pop("resourceVersion", None)
-        fresh["spec"]["nodeName"] = node
+        fresh["spec"]["nodeName"] = chosen
         self.store.update(pods_res, meta["namespace"], meta["name"], fresh)
         bound = self.store.get(pods_res, meta["namespace"], meta["name"])
         status = {**bound.get("status", {}), "conditions": [
             {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now}]}
         self._set_status(pods_res, bound, status)
         record_event(self.store, bound, "Normal", "Scheduled",
-                     f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}", "default-scheduler")
+                     f"Successfully assigned {meta['namespace']}/{meta['name']} to {chosen}", "default-scheduler")
         self.wake.set()
 
     def _unfit(self, spec: Obj, node: Obj) -> str:
@@ -587,11 +594,14 @@ def _tolerates(tol: Obj, taint: Obj) -> bool:
         return tol.get("operator") == "Exists"
     if tol["key"] != taint.get("key"):
         return False
-    return tol.get("operator", "Equal") == "Exists" or tol.get("value", "") == taint.get("value", "")
+    tolerated: bool = tol.get("operator", "Equal") == "Exists" or tol.get("value", "") == taint.get("value", "")
+    return tolerated
 
 
 def _expr(labels: dict[str, str], e: Obj) -> bool:
-    op, key, values = e.get("operator"), e.get("key", ""), e.get("values") or []
+    op: str = e.get("operator", "")
+    key: str = e.get("key", "")
+    values = e.get("values") or []
     return {"In": key in labels and labels[key] in values, "NotIn": labels.get(key) not in values,
             "Exists": key in labels, "DoesNotExist": key not in labels}.get(op, False)
 
@@ -820,7 +830,7 @@ class Kubelet:
     def host_paths(self, pod: Obj, c: Obj) -> list[tuple[str, str]]:
         """(mountPath in the container, directory on the host) of its hostPath volumes."""
         vols = {v["name"]: v["hostPath"]["path"] for v in pod["spec"].get("volumes") or [] if v.get("hostPath")}
-        node = next((n for n in self.life.cfg.get("nodes", []) if n["name"] == self.node), {})
+        node: Obj = next((n for n in self.life.cfg.get("nodes", []) if n["name"] == self.node), {})
         out = []
         for m in c.get("volumeMounts") or []:
             path = vols.get(m.get("name", ""))
@@ -859,9 +869,10 @@ def _map_paths(s: str, mounts: list[tuple[str, str]]) -> str:
 
 def _field(pod: Obj, path: str, ip: str) -> str:
     m = pod["metadata"]
-    return {"metadata.name": m["name"], "metadata.namespace": m["namespace"], "metadata.uid": m["uid"],
+    fields: dict[str, str] = {"metadata.name": m["name"], "metadata.namespace": m["namespace"], "metadata.uid": m["uid"],
             "spec.nodeName": pod["spec"].get("nodeName", ""), "spec.serviceAccountName": pod["spec"].get("serviceAccountName", ""),
-            "status.podIP": ip}.get(path, "")
+            "status.podIP": ip}
+    return fields.get(path, "")
 
 
 # --- logs -------------------------------------------------------------------------------------------
@@ -903,7 +914,7 @@ def log_stream(life: Life, res: Resource, ns: str, name: str, query: dict[str, s
         p = life.store.peek("", "pods", ns, name)
         if p is None or p["metadata"]["uid"] != uid:
             return False
-        s = next((s for s in p.get("status", {}).get("containerStatuses") or [] if s["name"] == container), {})
+        s: Obj = next((s for s in p.get("status", {}).get("containerStatuses") or [] if s["name"] == container), {})
         return "running" in s.get("state", {}) and s.get("restartCount", 0) == restart
 
     def lines() -> Iterator[bytes]:

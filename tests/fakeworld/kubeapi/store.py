@@ -10,6 +10,7 @@ Merge patches follow RFC 7386; strategic merge patches are approximated by them.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import re
 import threading
@@ -304,7 +305,7 @@ class Store:
             return items, str(self.rv)
 
     @staticmethod
-    def matches(obj: Obj, lreqs: list[tuple[str, str, set[str]]], freqs: list[tuple[str, bool, str]]) -> bool:
+    def matches(obj: Obj, lreqs: builtins.list[tuple[str, str, set[str]]], freqs: builtins.list[tuple[str, bool, str]]) -> bool:
         if not labels_match(obj.get("metadata", {}).get("labels") or {}, lreqs):
             return False
         return all((_dig(obj, k) == v) == eq for k, eq, v in freqs)
@@ -382,7 +383,7 @@ class Store:
             return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                     "details": {**_details(res, name), "uid": obj["metadata"]["uid"]}}
 
-    def wait_events(self, after: int, timeout: float) -> list[tuple[int, str, str, str, Obj]]:
+    def wait_events(self, after: int, timeout: float) -> builtins.list[tuple[int, str, str, str, Obj]]:
         """Events newer than resourceVersion ``after`` (blocks up to ``timeout`` for the first)."""
         deadline = time.monotonic() + timeout
         with self.cond:

@@ -21,7 +21,8 @@ _NAME_DESC = "Name must be unique within a namespace. Is required when creating 
 
 
 def _name(o: Obj) -> str:
-    return o["metadata"]["name"]
+    name: str = o["metadata"]["name"]
+    return name
 
 
 def _node_status(o: Obj) -> str:
@@ -70,7 +71,8 @@ def _role_ref(o: Obj) -> str:
 
 
 def _created_at(o: Obj) -> str:
-    return o["metadata"].get("creationTimestamp", "")
+    created: str = o["metadata"].get("creationTimestamp", "")
+    return created
 
 
 COLUMNS: dict[str, list[Column]] = {

@@ -130,7 +130,8 @@ def kubectl(cap: Capture, *args: str) -> str:
 def dry_run(cap: Capture, *args: str) -> dict[str, Any]:
     """What ``--dry-run=client -o json`` prints (the flags go before a ``--``)."""
     cut = args.index("--") if "--" in args else len(args)
-    return json.loads(kubectl(cap, *args[:cut], "--dry-run=client", "-o", "json", *args[cut:]))
+    doc: dict[str, Any] = json.loads(kubectl(cap, *args[:cut], "--dry-run=client", "-o", "json", *args[cut:]))
+    return doc
 
 
 def posted(cap: Capture, *args: str, ctype: str = PROTOBUF) -> tuple[dict[str, Any], bytes]:

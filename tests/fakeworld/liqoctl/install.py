@@ -201,7 +201,7 @@ def _validate(v: dict[str, Any], client: lk.Client, pod_cidr: str, svc_cidr: str
 
 def _chart(v: dict[str, Any], printer: Printer) -> str:
     """Where the chart comes from (``initialize``); returns the version to install."""
-    version = v["version"]
+    version: str = v["version"]
     if v["local-chart-path"]:
         path = Path(v["local-chart-path"])
         if not path.exists():

@@ -211,7 +211,7 @@ def _gateway_server(v: dict[str, Any], srv: lk.Client, consumer_id: str, sp: Pri
             return None
         if kind == "LoadBalancer":  # kind has no load-balancer provider: the endpoint never appears
             deadline.hang(s)
-        port = node_port
+        port: int = node_port
         if not port:  # Kubernetes allocates a random NodePort
             used = apply.node_ports_in_use(srv, name)
             port = next(p for p in range(30000 + zlib.crc32(consumer_id.encode()) % 2000, 32768) if p not in used)

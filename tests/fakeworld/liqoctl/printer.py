@@ -25,7 +25,7 @@ TIMED_OUT = "timed out waiting for the condition"
 
 def pretty(err: BaseException | str) -> str:
     """``output.PrettyErr``: kubectl's standard message for API/connection errors, else the text."""
-    text = err.pretty() if hasattr(err, "pretty") else str(err)  # type: ignore[union-attr]
+    text = err.pretty() if hasattr(err, "pretty") else str(err)
     return text.replace(DEADLINE_EXCEEDED, TIMED_OUT, 1)
 
 

@@ -13,8 +13,10 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +75,7 @@ class Clusters:
 
 
 @pytest.fixture
-def clusters(world: World):
+def clusters(world: World) -> Iterator[Clusters]:
     c = Clusters(world)
     yield c
     c.delete_all()
@@ -93,7 +95,7 @@ def peer(world: World, consumer: Cluster, provider: Cluster, host_port: int, *ex
 
 
 @pytest.fixture
-def pair(world: World, clusters: Clusters):
+def pair(world: World, clusters: Clusters) -> tuple[Cluster, Cluster, int]:
     """(consumer, provider, gateway host port), Liqo installed on both."""
     host_port = free_port(socket.SOCK_DGRAM)
     provider = clusters.create("prov", "100.64.0.0/16", "198.18.0.0/21", gw_host_port=host_port)
@@ -103,8 +105,9 @@ def pair(world: World, clusters: Clusters):
     return consumer, provider, host_port
 
 
-def kubectl_json(world: World, c: Cluster, *args: str) -> dict:
-    return json.loads(ok(run(world, KUBECTL, "--kubeconfig", str(c.kubeconfig), *args, "-o", "json")).stdout)
+def kubectl_json(world: World, c: Cluster, *args: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(ok(run(world, KUBECTL, "--kubeconfig", str(c.kubeconfig), *args, "-o", "json")).stdout)
+    return doc
 
 
 # --- command line ------------------------------------------------------------------------------------

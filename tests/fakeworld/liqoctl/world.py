@@ -179,7 +179,7 @@ def read_liqo(client: lk.Client, namespace: str) -> Liqo:
 def kind_cluster_name(client: lk.Client) -> str:
     """The kind cluster behind an API: node providerIDs are ``kind://<provider>/<cluster>/<node>``."""
     for node in client.list(NODES):
-        pid = node.get("spec", {}).get("providerID", "")
+        pid: str = node.get("spec", {}).get("providerID", "")
         if pid.startswith("kind://"):
             return pid.split("/")[3]
     return ""

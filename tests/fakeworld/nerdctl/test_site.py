@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ksi import constants as C
-from tests.conftest import WORKLOADS
+from tests.conftest import WORKLOADS, World
 
 PROBE = str(WORKLOADS / "probe.sh")
 
@@ -24,7 +24,7 @@ def no_ipv6_proc(base: Path) -> Path:
 
 
 @pytest.mark.parametrize("version,works", [("2.2.2", False), ("2.3.1", True)])
-def test_without_ipv6_only_nerdctl_2_3_can_publish_the_api_server(world, version, works):
+def test_without_ipv6_only_nerdctl_2_3_can_publish_the_api_server(world: World, version: str, works: bool) -> None:
     env = {"KSI_FAKE_PROC_ROOT": str(no_ipv6_proc(world.base)), "KSI_FAKE_NERDCTL_VERSION": version}
     res = world.ksi("run", "-v", PROBE, str(world.base / "out"), env=env)
     if works:
@@ -35,7 +35,7 @@ def test_without_ipv6_only_nerdctl_2_3_can_publish_the_api_server(world, version
         assert "✓ delete cluster" in res.stderr
 
 
-def test_an_archive_from_images_save_loads_into_kind_even_for_a_multi_platform_image(world):
+def test_an_archive_from_images_save_loads_into_kind_even_for_a_multi_platform_image(world: World) -> None:
     # `kind load image-archive` imports with `ctr images import --all-platforms`: an archive that
     # keeps the multi-platform index but only this platform's blobs is refused
     res = world.ksi("images", "save", "busybox:1.36")
@@ -46,11 +46,11 @@ def test_an_archive_from_images_save_loads_into_kind_even_for_a_multi_platform_i
     assert "✓ load images" in res.stderr
 
 
-def test_the_nerdctl_double_saves_like_containerds_exporter(world):
+def test_the_nerdctl_double_saves_like_containerds_exporter(world: World) -> None:
     import subprocess
     import tarfile
 
-    def nerdctl(*args):
+    def nerdctl(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["nerdctl", *args], env=world.env, text=True, capture_output=True,
                               check=False)
 
