@@ -451,6 +451,53 @@ def test_a_rank_that_arrived_but_sent_nothing(tmp_path):
     assert os.listdir(tmp_path / "shared") == []
 
 
+
+def _doctor_step(tmp_path: Path) -> Path:
+    """``<shared>/doctor/7.0`` as the ranks make it: private all the way."""
+    jobdir = tmp_path / "shared" / "doctor" / "7.0"
+    jobdir.mkdir(parents=True, mode=0o700)
+    (tmp_path / "shared").chmod(0o700)
+    (tmp_path / "shared" / "doctor").chmod(0o700)
+    return jobdir
+
+
+@pytest.mark.parametrize("plant", ["symlink", "group-writable"])
+def test_results_another_user_could_have_planted_are_refused_not_shown(tmp_path, plant):
+    # rank 0 reads back what the other ranks wrote as the rendezvous does: no link followed,
+    # ours, writable by nobody else; a planted "all PASS" must not reach the table
+    jobdir = _doctor_step(tmp_path)
+    body = json.dumps({"node": "n2", "checks": [{"check": "inotify", "status": "PASS",
+                                                 "finding": "planted", "fix": "", "node": "n2"}]})
+    (jobdir / "1.arrived").write_text('{"node": "n2"}')
+    if plant == "symlink":
+        (tmp_path / "elsewhere.json").write_text(body)
+        (jobdir / "1.json").symlink_to(tmp_path / "elsewhere.json")
+    else:
+        (jobdir / "1.json").write_text(body)
+        (jobdir / "1.json").chmod(0o660)
+    mine = [D.Check("inotify", "PASS", "ok")]
+    got = D.across_nodes(0, 2, "n1", "7.0", tmp_path / "shared", lambda: mine, wait=0.3)
+    assert [c.finding for c in got.checks].count("planted") == 0
+    assert got.nodes == ["n1"]
+    [cross] = got.checks[1:]
+    assert cross.status == "FAIL" and cross.name == "shared between nodes"
+    assert cross.finding.startswith(f"rank 1's results refused: {jobdir.resolve()}/1.json ")
+    assert os.listdir(tmp_path / "shared") == []
+
+
+def test_a_rank_that_arrived_twice_does_not_overwrite_the_first(tmp_path):
+    # the arrival is created exclusively: a second rank 1 (or a leftover) is told, not merged
+    jobdir = _doctor_step(tmp_path)
+    (jobdir / "1.arrived").write_text('{"node": "n2"}')
+    mine = [D.Check("inotify", "PASS", "ok")]
+    got = D.across_nodes(1, 2, "n3", "7.0", tmp_path / "shared", lambda: mine, wait=0.3)
+    assert not got.collected
+    assert got.checks[-1].finding == (
+        f"rank 1 cannot take part: rank 1 already arrived in {jobdir.resolve()} (another "
+        "`ksi doctor` of this job step, or a leftover: remove that directory)")
+    assert (jobdir / "1.arrived").read_text() == '{"node": "n2"}'
+
+
 # --- issue 12: IPv6 off at boot is fine with nerdctl >= 2.3 only -----------------------------------
 @pytest.mark.parametrize("printed,line", [
     ("nerdctl version 2.2.2", "FAIL  IPv6: disabled at boot (no /proc/net/tcp6), and nerdctl 2.2.2"),
