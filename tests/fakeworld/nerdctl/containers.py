@@ -424,8 +424,10 @@ def _start(name: str) -> str | None:
     read_fd, write_fd = os.pipe()
     log = open(fw.containers_dir() / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
     try:
+        # -P: not the cwd (ksi's, maybe a project with its own tests/) but PYTHONPATH, which the
+        # shims set, finds tests.fakeworld
         subprocess.Popen(  # noqa: S603 - our own daemon
-            [sys.executable, "-m", "tests.fakeworld.kubeapi", "--host-dir", str(fw.host_dir()), "--container", name,
+            [sys.executable, "-P", "-m", "tests.fakeworld.kubeapi", "--host-dir", str(fw.host_dir()), "--container", name,
              "--ready-fd", str(write_fd)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(write_fd,),
             start_new_session=True, close_fds=True,
