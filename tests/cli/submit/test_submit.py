@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from ksi import submit as sub
 from ksi.cli import cli
 
-GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden"
+GOLDEN = Path(__file__).resolve().parents[2] / "golden"  # tests/golden: tests/unit uses it too
 KSI = "/opt/ksi/bin/ksi"
 HOME = "/home/alice"  # stands for the test's temporary directory in the golden files
 
