@@ -152,7 +152,8 @@ def node_image(s: RunState) -> None:
 
 
 def create(s: RunState) -> None:
-    """``kind create cluster``, once more with fresh ports if one was taken meanwhile."""
+    """``kind create cluster``, once more if another run on this node took a chosen port (with
+    fresh ports) or created kind's network at the same moment (``cluster.is_network_race``)."""
     for attempt in (1, 2):
         try:
             cluster.create(s.kind, s.plan, timeout=s.remaining())
@@ -161,11 +162,16 @@ def create(s: RunState) -> None:
             if cluster.is_name_taken(exc.stderr):  # not ours: never delete it
                 disown(s)
                 raise
-            if attempt == 2 or not cluster.is_port_clash(exc.stderr):
+            port_clash = cluster.is_port_clash(exc.stderr)
+            if attempt == 2 or not (port_clash or cluster.is_network_race(exc.stderr)):
                 raise
-            s.out.say("a chosen port was taken meanwhile; retrying with new ports")
+            if port_clash:
+                s.out.say("a chosen port was taken meanwhile; retrying with new ports")
+            else:
+                s.out.say("another run created kind's network at the same moment; retrying")
             cluster.delete(s.kind, s.plan, timeout=C.TEARDOWN_TIMEOUT)
-            repick_ports(s)
+            if port_clash:
+                repick_ports(s)
 
 
 def disown(s: RunState) -> None:

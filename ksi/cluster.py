@@ -57,6 +57,15 @@ def is_name_taken(stderr: str) -> bool:
     return "already exist for a cluster with the name" in stderr
 
 
+def is_network_race(stderr: str) -> bool:
+    """Two ``kind create`` on one host, no ``kind`` network yet: both see none, both create it,
+    one fails with nerdctl's "network with name kind already exists".  kind's docker provider
+    tolerates that (``createNetworkNoDuplicates``); its nerdctl provider does not
+    (``pkg/cluster/internal/providers/nerdctl/network.go`` ``ensureNetwork``).  A second
+    attempt finds the network and goes on."""
+    return "failed to ensure nerdctl network" in stderr and "already exists" in stderr
+
+
 def is_port_clash(stderr: str) -> bool:
     text = stderr.lower()
     return any(marker in text for marker in PORT_CLASH_MARKERS)

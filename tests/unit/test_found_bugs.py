@@ -75,3 +75,63 @@ def test_locating_an_error_leaves_the_raised_one_unchanged():
     assert located.one_line().startswith("ERROR: [node n1, rank 2, phase create cluster]")
     assert str(located) == str(original) == original.message
     assert located.detail == original.detail and located.exit_code == original.exit_code
+
+
+# kind's stderr when two runs on one node create kind's network at once (kind v0.29.0's nerdctl
+# provider: ensureNetwork has no already-exists tolerance; cmd/kind/app/main.go prints the
+# command's output after "Command Output:")
+NETWORK_RACE = (
+    'ERROR: failed to create cluster: failed to ensure nerdctl network: command "nerdctl network '
+    'create -d=bridge -o com.docker.network.driver.mtu=1500 --ipv6 --subnet '
+    'fc00:f853:ccd:e793::/64 kind" failed with error: exit status 1\n'
+    "Command Output: time=\"...\" level=fatal msg=\"network with name kind already exists\"\n")
+
+
+class FlakyCreate:
+    """``cluster.create``/``delete`` stand-ins: the first create fails with ``stderr``."""
+
+    def __init__(self, stderr: str) -> None:
+        self.stderr = stderr
+        self.creates = 0
+        self.deletes = 0
+
+    def create(self, kind: object, plan: RunPlan, timeout: float) -> None:
+        self.creates += 1
+        if self.creates == 1:
+            raise CommandError(["kind", "create", "cluster"], 1, "", self.stderr)
+
+    def delete(self, kind: object, plan: RunPlan, timeout: float) -> None:
+        self.deletes += 1
+
+
+def test_two_runs_creating_kinds_network_at_once_is_retried_with_the_same_ports(monkeypatch):
+    from types import SimpleNamespace
+
+    from ksi import bringup, cluster
+
+    flaky = FlakyCreate(NETWORK_RACE)
+    monkeypatch.setattr(cluster, "create", flaky.create)
+    monkeypatch.setattr(cluster, "delete", flaky.delete)
+    monkeypatch.setattr(bringup, "repick_ports",
+                        lambda s: pytest.fail("the network race needs no new ports"))
+    said: list[str] = []
+    state = SimpleNamespace(kind=None, plan=plan(), remaining=lambda: 60.0,
+                            out=SimpleNamespace(say=said.append))
+    bringup.create(state)  # type: ignore[arg-type]
+    assert (flaky.creates, flaky.deletes) == (2, 1)
+    assert said == ["another run created kind's network at the same moment; retrying"]
+
+
+def test_another_create_failure_is_not_retried(monkeypatch):
+    from types import SimpleNamespace
+
+    from ksi import bringup, cluster
+
+    flaky = FlakyCreate("ERROR: failed to create cluster: could not find a log line ...\n")
+    monkeypatch.setattr(cluster, "create", flaky.create)
+    monkeypatch.setattr(cluster, "delete", flaky.delete)
+    state = SimpleNamespace(kind=None, plan=plan(), remaining=lambda: 60.0,
+                            out=SimpleNamespace(say=print))
+    with pytest.raises(CommandError):
+        bringup.create(state)  # type: ignore[arg-type]
+    assert (flaky.creates, flaky.deletes) == (1, 0)
