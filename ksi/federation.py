@@ -2,8 +2,9 @@
 
 Every member installs Liqo on its own cluster as soon as that cluster is Ready (all members in
 parallel), advertising its API server at the node address (which is in the certificate SANs).
-The leader then peers with its followers, ``PEER_CONCURRENCY`` at a time, and waits until the
-cluster shows one Ready virtual node per follower.  Finally the workload namespace is offloaded
+The leader peers with each follower as soon as that follower's Liqo is ready (``Peering``,
+``PEER_CONCURRENCY`` at a time: the spread of the followers' bring-up is hidden), then waits
+until the cluster shows one Ready virtual node per follower.  Finally the workload namespace is offloaded
 (LocalAndRemote, same name everywhere) so that its pods may run on every member.
 
 How far one leader goes (docs/performance.md): every follower costs the leader's node two pods
@@ -16,7 +17,7 @@ followers, the remappings ~130 (/work/shared/TECH-NOTES.md section 10); ksi supp
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -113,35 +114,77 @@ def install(liqoctl: Liqoctl, plan: RunPlan, timeout: float,
     )
 
 
+class Peering:
+    """The leader peering with its followers as they come, ``PEER_CONCURRENCY`` at a time.
+
+    ``submit`` starts one ``liqoctl peer`` (or queues it behind the running ones) and returns at
+    once, so the leader peers each follower as soon as it reached ``liqo-ready`` instead of
+    after the last (``roles.wait_members``); ``finish`` waits for every peering submitted and
+    reports every failure in one error naming each node (``peer_all``'s contract).  ``failed``
+    tells, without waiting, that one has failed already: the leader then stops waiting for
+    more members.  A peering is stopped by the runner's shutdown flag like any tool.
+    """
+
+    def __init__(self, plan: RunPlan) -> None:
+        self.plan = plan
+        self._pool = ThreadPoolExecutor(max_workers=PEER_CONCURRENCY,
+                                        thread_name_prefix="ksi-peer")
+        self._started: list[tuple[Provider, Future[KsiError | None]]] = []
+
+    def submit(self, liqoctl: Liqoctl, provider: Provider, timeout: float) -> None:
+        def one() -> KsiError | None:
+            try:
+                liqoctl.peer(consumer_kubeconfig=self.plan.kind_kubeconfig,
+                             provider_kubeconfig=provider.kubeconfig,
+                             node_port=C.GATEWAY_NODE_PORT, provider_address=provider.address,
+                             provider_port=provider.gateway_port, timeout=timeout)
+            except KsiError as exc:
+                return exc
+            return None
+
+        self._started.append((provider, self._pool.submit(one)))
+
+    @property
+    def submitted(self) -> int:
+        return len(self._started)
+
+    def failed(self) -> bool:
+        """True once a peering ended with an error (never waits)."""
+        return any(f.done() and not f.cancelled()
+                   and (f.exception() is not None or f.result() is not None)
+                   for _, f in self._started)
+
+    def close(self) -> None:
+        """Wait for the peerings running (the shutdown flag stops them), drop those queued;
+        idempotent.  On the way out of a failed wait, before the error is raised."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def finish(self) -> None:
+        """Wait for every peering submitted; one error naming every failed member, if any."""
+        try:
+            results = [(p, f.result()) for p, f in self._started]
+        finally:
+            self.close()
+        failed = [(p, exc) for p, exc in results if exc is not None]
+        if not failed:
+            return
+        lines = [f"rank {p.rank} on {p.node}: {exc.message}" for p, exc in failed]
+        # a timeout only when every failure was one (ksi run: 124); any other is bring-up (125)
+        timeouts = all(exc.run_code == C.EXIT_TIMEOUT for _, exc in failed)
+        cls = PhaseTimeout if timeouts else BringUpError
+        raise cls(f"peering failed with {len(failed)} of {len(results)} member(s): "
+                  + "; ".join(lines),
+                  hint="see those members' output; `liqoctl info` on the leader's cluster",
+                  detail="\n\n".join(exc.detail or exc.message for _, exc in failed))
+
+
 def peer_all(liqoctl: Liqoctl, plan: RunPlan, providers: list[Provider], timeout: float) -> None:
     """Peer the leader with every follower, ``PEER_CONCURRENCY`` at a time; report every
     failure, naming nodes."""
-    if not providers:
-        return
-
-    def one(p: Provider) -> KsiError | None:
-        try:
-            liqoctl.peer(consumer_kubeconfig=plan.kind_kubeconfig,
-                         provider_kubeconfig=p.kubeconfig, node_port=C.GATEWAY_NODE_PORT,
-                         provider_address=p.address, provider_port=p.gateway_port,
-                         timeout=timeout)
-        except KsiError as exc:
-            return exc
-        return None
-
-    with ThreadPoolExecutor(max_workers=min(PEER_CONCURRENCY, len(providers))) as pool:
-        results = list(zip(providers, pool.map(one, providers)))
-    failed = [(p, exc) for p, exc in results if exc is not None]
-    if not failed:
-        return
-    lines = [f"rank {p.rank} on {p.node}: {exc.message}" for p, exc in failed]
-    # a timeout only when every failure was one (ksi run: 124); any other is bring-up (125)
-    timeouts = all(exc.run_code == C.EXIT_TIMEOUT for _, exc in failed)
-    cls = PhaseTimeout if timeouts else BringUpError
-    raise cls(f"peering failed with {len(failed)} of {len(providers)} member(s): "
-              + "; ".join(lines),
-              hint="see those members' output; `liqoctl info` on the leader's cluster",
-              detail="\n\n".join(exc.detail or exc.message for _, exc in failed))
+    peering = Peering(plan)
+    for p in providers:
+        peering.submit(liqoctl, p, timeout)
+    peering.finish()
 
 
 def offload(liqoctl: Liqoctl, plan: RunPlan, namespace: str, timeout: float) -> None:
