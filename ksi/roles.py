@@ -2,8 +2,8 @@
 
 The leader (or a standalone member) waits for the others, peering with each follower as soon as
 that follower's Liqo is ready ("wait for members" starts the peerings, "peer" finishes them),
-makes the workload's credentials, offloads the workload namespace and runs the workload once; a follower hands its
-kubeconfig to the leader, installs Liqo and waits for the leader's outcome.
+makes the workload's credentials, offloads the workload namespace and runs the workload once;
+a follower hands its kubeconfig to the leader, installs Liqo and waits for the leader's outcome.
 """
 
 from __future__ import annotations
