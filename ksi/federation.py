@@ -17,15 +17,18 @@ followers, the remappings ~130 (/work/shared/TECH-NOTES.md section 10); ksi supp
 from __future__ import annotations
 
 import re
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ksi import constants as C
 from ksi.cluster import MAX_PODS
 from ksi.errors import BringUpError, KsiError, PhaseTimeout, UsageError
+from ksi.exec import Runner
 from ksi.plan import RunPlan
+from ksi.signals import LinkedStop, Shutdown
 from ksi.tools.liqoctl import Liqoctl
 
 #: A Helm value path as ``--set`` takes it (helm pkg/strvals: dotted names, ``[N]`` indexes).
@@ -176,6 +179,68 @@ class Peering:
                   + "; ".join(lines),
                   hint="see those members' output; `liqoctl info` on the leader's cluster",
                   detail="\n\n".join(exc.detail or exc.message for _, exc in failed))
+
+
+class BackgroundInstall:
+    """``liqoctl install`` in a thread, so that it overlaps the wait for the node to be Ready.
+
+    Safe with liqoctl v1.0.0 (liqotech/liqo ``pkg/liqoctl/install/handler.go``, ``kind/provider.go``,
+    ``kubeadm/provider.go``, ``validation.go``, the chart's templates): before Helm it only reads
+    the cluster -- the ``kube-controller-manager`` pod in kube-system (its ``--cluster-cidr`` and
+    ``--service-cluster-ip-range``; none listed is an immediate "kube-controller-manager not
+    found", hence ``CONTROL_PLANE_SELECTOR`` is checked before starting), the pods' and
+    services' addresses (which must sit in those CIDRs: before the CNI no pod has one but the
+    host-network ones) -- then a Helm install with ``Wait`` and ``Atomic`` within ``--timeout``:
+    namespaces, CRDs, RBAC, webhooks (whose pod webhook only selects namespaces labelled
+    ``liqo.io/scheduling-enabled``, so nothing of kind's is held up by it) and Deployments, whose
+    pods are scheduled once the node is Ready (its ``not-ready`` taint goes) and waited for by
+    Helm.  The chart has no pre-install hook.  So the install may start as soon as the API
+    server answers and lists the controller manager; it ends after Ready, as before.
+
+    The tool runs with a ``LinkedStop``: stopped by the member's flag (signal, news of another
+    member) as every tool, and alone by ``stop`` (the undo of "wait for nodes").
+    """
+
+    def __init__(self, run: Callable[[Runner], None], runner: Runner) -> None:
+        self.flag = LinkedStop(runner.shutdown or Shutdown())
+        self._runner = Runner(self.flag, grace=runner.grace, log=runner.log)
+        self._run = run
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="ksi-liqo-install", daemon=True)
+
+    def start(self) -> "BackgroundInstall":
+        self._thread.start()
+        return self
+
+    def _main(self) -> None:
+        try:
+            self._run(self._runner)
+        except BaseException as exc:  # noqa: BLE001 - handed to join/stop
+            self.error = exc
+
+    def join(self) -> None:
+        """Wait for the install (bounded by its own timeout and the flags); its error, if any."""
+        while self._thread.is_alive():
+            self._thread.join(0.1)
+        if self.error is not None:
+            raise self.error
+
+    def stop(self, seconds: float) -> None:
+        """Undo: stop the install if it still runs; report its own failure when it had failed
+        before (the member fails for another reason, both are told), not the stop's."""
+        failed_before = not self._thread.is_alive() and self.error is not None
+        self.flag.stop()
+        self._thread.join(seconds)
+        if self._thread.is_alive():
+            raise KsiError(f"liqoctl install did not stop in {seconds:.1f}s")
+        parent = self.flag.parent
+        if failed_before and isinstance(self.error, KsiError) and not parent.is_set():
+            raise KsiError(f"the Liqo install (started while the node became Ready) failed "
+                           f"too: {self.error.message}")
+
+
+#: the pod ``liqoctl install kind`` reads the cluster's CIDRs from (``kubeadm/provider.go``)
+CONTROL_PLANE_SELECTOR = "component=kube-controller-manager,tier=control-plane"
 
 
 def peer_all(liqoctl: Liqoctl, plan: RunPlan, providers: list[Provider], timeout: float) -> None:

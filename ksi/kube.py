@@ -87,6 +87,11 @@ class Kube:
     def nodes(self, timeout: float = REQUEST_TIMEOUT) -> list[Any]:
         return list(self.core.list_node(_request_timeout=timeout).items)
 
+    def has_pods(self, namespace: str, selector: str, timeout: float = READY_REQUEST) -> bool:
+        """True when ``namespace`` has a pod matching the label ``selector``."""
+        return bool(self.core.list_namespaced_pod(namespace, label_selector=selector, limit=1,
+                                                  _request_timeout=timeout).items)
+
     def _nodes_watching(self, shutdown: Shutdown) -> list[Any]:
         """``nodes()`` in a helper thread, so that a stop (a signal, a dead leader's news from
         ``ksi/watch.py``) is seen within 50 ms even while the API server is slow to answer
@@ -119,11 +124,13 @@ class Kube:
         expect: int = 1,
         what: str = "the cluster's nodes",
         budget: float | None = None,
+        on_answer: Callable[[], None] | None = None,
     ) -> list[str]:
         """Wait until at least ``expect`` nodes exist and all are Ready; return their names.
 
         ``budget`` is the limit the user set (``--timeout``), named in the error; ``timeout`` is
-        what is left of it for this wait.
+        what is left of it for this wait.  ``on_answer`` is called after every look the API
+        server answered, before Ready (a Liqo install starts early from there, ``roles``).
         """
         deadline = time.monotonic() + timeout
         state = "the API server has not answered yet"
@@ -134,6 +141,8 @@ class Kube:
                 not_ready = [n.metadata.name for n in nodes if not _is_ready(n)]
                 if len(nodes) >= expect and not not_ready:
                     return [n.metadata.name for n in nodes]
+                if on_answer is not None:
+                    on_answer()
                 if not_ready:
                     state = "not Ready: " + ", ".join(sorted(not_ready))
                 else:

@@ -16,11 +16,13 @@ from ksi import constants as C
 from ksi import environment, federation
 from ksi import workload as workload_mod
 from ksi.errors import InternalError, KsiError, RendezvousError
-from ksi.kube import user_kubeconfig
+from ksi.exec import Runner
+from ksi.kube import Kube, user_kubeconfig
 from ksi.paths import write_private
 from ksi.pullwatch import PullWatch
 from ksi.rendezvous import MemberRecord, Outcome
 from ksi.runstate import RunState
+from ksi.tools.liqoctl import Liqoctl
 
 
 def share_kubeconfig(s: RunState) -> None:
@@ -29,9 +31,35 @@ def share_kubeconfig(s: RunState) -> None:
     s.job.put_secret(s.ctx.rank, s.plan.kind_kubeconfig.read_text())
 
 
+def start_liqo_install(s: RunState, kube: Kube | None = None) -> None:
+    """Start ``liqoctl install`` in the background once the cluster can take it: called at every
+    look of "wait for nodes" after the API server answered (``kube``: once it lists the
+    controller manager, ``federation.BackgroundInstall`` says why that is enough), and by
+    "install Liqo" if it has not started by then.  Idempotent."""
+    if s.liqo_install is not None:
+        return
+    if kube is not None and not kube.has_pods("kube-system", federation.CONTROL_PLANE_SELECTOR):
+        return
+    liqo, plan, opts, timeout = s.liqo, s.plan, s.opts, s.remaining()
+
+    def run(runner: Runner) -> None:
+        federation.install(Liqoctl(runner, liqo.env), plan, timeout=timeout,
+                           local_chart=opts.liqo_chart, values=opts.liqo_set)
+
+    s.liqo_install = federation.BackgroundInstall(run, s.runner).start()
+
+
 def install_liqo(s: RunState) -> None:
-    federation.install(s.liqo, s.plan, timeout=s.remaining(), local_chart=s.opts.liqo_chart,
-                       values=s.opts.liqo_set)
+    """The Liqo install, started while the node became Ready, finished (its error, if any)."""
+    start_liqo_install(s)
+    assert s.liqo_install is not None
+    s.liqo_install.join()
+
+
+def stop_liqo_install(s: RunState, seconds: float) -> None:
+    """Undo of "wait for nodes": a Liqo install started early must not outlive the run."""
+    if s.liqo_install is not None:
+        s.liqo_install.stop(seconds)
 
 
 def liqo_ready(s: RunState) -> None:
