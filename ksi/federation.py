@@ -1,11 +1,12 @@
 """Joining the members' clusters with Liqo: the leader's cluster consumes every follower's.
 
-Every member installs Liqo on its own cluster as soon as that cluster is Ready (all members in
-parallel), advertising its API server at the node address (which is in the certificate SANs).
-The leader peers with each follower as soon as that follower's Liqo is ready (``Peering``,
-``PEER_CONCURRENCY`` at a time: the spread of the followers' bring-up is hidden), then waits
-until the cluster shows one Ready virtual node per follower.  Finally the workload namespace is offloaded
-(LocalAndRemote, same name everywhere) so that its pods may run on every member.
+Every member installs Liqo on its own cluster (all members in parallel), starting while its
+node becomes Ready (``BackgroundInstall``), advertising its API server at the node address
+(which is in the certificate SANs).  The leader peers with each follower as soon as that
+follower's Liqo is ready (``Peering``, ``PEER_CONCURRENCY`` at a time: the spread of the
+followers' bring-up is hidden), then waits until the cluster shows one Ready virtual node per
+follower.  Finally the workload namespace is offloaded (LocalAndRemote, same name everywhere)
+so that its pods may run on every member.
 
 How far one leader goes (docs/performance.md): every follower costs the leader's node two pods
 (a gateway, a virtual kubelet) and Liqo a remapped /16 of its pod CIDR and of its external
@@ -184,9 +185,9 @@ class Peering:
 class BackgroundInstall:
     """``liqoctl install`` in a thread, so that it overlaps the wait for the node to be Ready.
 
-    Safe with liqoctl v1.0.0 (liqotech/liqo ``pkg/liqoctl/install/handler.go``, ``kind/provider.go``,
-    ``kubeadm/provider.go``, ``validation.go``, the chart's templates): before Helm it only reads
-    the cluster -- the ``kube-controller-manager`` pod in kube-system (its ``--cluster-cidr`` and
+    Safe with liqoctl v1.0.0 (liqotech/liqo ``pkg/liqoctl/install/handler.go``,
+    ``kind/provider.go``, ``kubeadm/provider.go``, ``validation.go``, the chart's templates):
+    before Helm it only reads the cluster -- the ``kube-controller-manager`` pod in kube-system (its ``--cluster-cidr`` and
     ``--service-cluster-ip-range``; none listed is an immediate "kube-controller-manager not
     found", hence ``CONTROL_PLANE_SELECTOR`` is checked before starting), the pods' and
     services' addresses (which must sit in those CIDRs: before the CNI no pod has one but the
