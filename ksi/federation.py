@@ -187,16 +187,17 @@ class BackgroundInstall:
 
     Safe with liqoctl v1.0.0 (liqotech/liqo ``pkg/liqoctl/install/handler.go``,
     ``kind/provider.go``, ``kubeadm/provider.go``, ``validation.go``, the chart's templates):
-    before Helm it only reads the cluster -- the ``kube-controller-manager`` pod in kube-system (its ``--cluster-cidr`` and
-    ``--service-cluster-ip-range``; none listed is an immediate "kube-controller-manager not
-    found", hence ``CONTROL_PLANE_SELECTOR`` is checked before starting), the pods' and
-    services' addresses (which must sit in those CIDRs: before the CNI no pod has one but the
-    host-network ones) -- then a Helm install with ``Wait`` and ``Atomic`` within ``--timeout``:
-    namespaces, CRDs, RBAC, webhooks (whose pod webhook only selects namespaces labelled
-    ``liqo.io/scheduling-enabled``, so nothing of kind's is held up by it) and Deployments, whose
-    pods are scheduled once the node is Ready (its ``not-ready`` taint goes) and waited for by
-    Helm.  The chart has no pre-install hook.  So the install may start as soon as the API
-    server answers and lists the controller manager; it ends after Ready, as before.
+    before Helm it only reads the cluster -- the ``kube-controller-manager`` pod in kube-system
+    (its ``--cluster-cidr`` and ``--service-cluster-ip-range``; none listed is an immediate
+    "kube-controller-manager not found", hence ``CONTROL_PLANE_SELECTOR`` is checked before
+    starting), the pods' and services' addresses (which must sit in those CIDRs: before the CNI
+    no pod has one but the host-network ones) -- then a Helm install with ``Wait`` and
+    ``Atomic`` within ``--timeout``: namespaces, CRDs, RBAC, webhooks (whose pod webhook only
+    selects namespaces labelled ``liqo.io/scheduling-enabled``, so nothing of kind's is held up
+    by it) and Deployments, whose pods are scheduled once the node is Ready (its ``not-ready``
+    taint goes) and waited for by Helm.  The chart has no pre-install hook.  So the install may
+    start as soon as the API server answers and lists the controller manager; it ends after
+    Ready, as before.
 
     The tool runs with a ``LinkedStop``: stopped by the member's flag (signal, news of another
     member) as every tool, and alone by ``stop`` (the undo of "wait for nodes").
