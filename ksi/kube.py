@@ -136,19 +136,21 @@ class Kube:
         state = "the API server has not answered yet"
         while True:
             shutdown.check()
+            answered = False
             try:
                 nodes = self._nodes_watching(shutdown)
+                answered = True
                 not_ready = [n.metadata.name for n in nodes if not _is_ready(n)]
                 if len(nodes) >= expect and not not_ready:
                     return [n.metadata.name for n in nodes]
-                if on_answer is not None:
-                    on_answer()
                 if not_ready:
                     state = "not Ready: " + ", ".join(sorted(not_ready))
                 else:
                     state = f"{len(nodes)} of {expect} node(s) registered"
             except Exception as exc:  # connection refused, TLS handshake while booting, 5xx
                 state = f"the API server did not answer ({_short(exc)})"
+            if answered and on_answer is not None:
+                on_answer()
             if time.monotonic() > deadline:
                 raise PhaseTimeout(
                     f"{what} were not Ready after {budget or timeout:.0f}s: {state}",

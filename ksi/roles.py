@@ -38,8 +38,12 @@ def start_liqo_install(s: RunState, kube: Kube | None = None) -> None:
     "install Liqo" if it has not started by then.  Idempotent."""
     if s.liqo_install is not None:
         return
-    if kube is not None and not kube.has_pods("kube-system", federation.CONTROL_PLANE_SELECTOR):
-        return
+    if kube is not None:
+        try:
+            if not kube.has_pods("kube-system", federation.CONTROL_PLANE_SELECTOR):
+                return
+        except Exception:  # noqa: BLE001 - the API server is still booting: the next look
+            return
     liqo, plan, opts, timeout = s.liqo, s.plan, s.opts, s.remaining()
 
     def run(runner: Runner) -> None:
