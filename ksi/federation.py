@@ -208,6 +208,7 @@ class BackgroundInstall:
         self._runner = Runner(self.flag, grace=runner.grace, log=runner.log)
         self._run = run
         self.error: BaseException | None = None
+        self._told = False
         self._thread = threading.Thread(target=self._main, name="ksi-liqo-install", daemon=True)
 
     def start(self) -> "BackgroundInstall":
@@ -225,12 +226,13 @@ class BackgroundInstall:
         while self._thread.is_alive():
             self._thread.join(0.1)
         if self.error is not None:
+            self._told = True  # the member's own error now: ``stop`` does not tell it again
             raise self.error
 
     def stop(self, seconds: float) -> None:
         """Undo: stop the install if it still runs; report its own failure when it had failed
         before (the member fails for another reason, both are told), not the stop's."""
-        failed_before = not self._thread.is_alive() and self.error is not None
+        failed_before = not self._thread.is_alive() and self.error is not None and not self._told
         self.flag.stop()
         self._thread.join(seconds)
         if self._thread.is_alive():

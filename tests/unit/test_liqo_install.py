@@ -102,3 +102,13 @@ def test_a_finished_install_stops_quietly():
     install = federation.BackgroundInstall(lambda runner: None, Runner(Shutdown())).start()
     install.join()
     install.stop(1.0)
+
+
+def test_an_install_failure_raised_by_install_liqo_is_not_told_twice():
+    def failing(runner: Runner) -> None:
+        raise CommandError(["liqoctl", "install"], 1, "", "Error installing or upgrading Liqo")
+
+    install = federation.BackgroundInstall(failing, Runner(Shutdown())).start()
+    with pytest.raises(CommandError):
+        install.join()  # "install Liqo" fails with it: the member's error
+    install.stop(1.0)  # the undo says nothing more
