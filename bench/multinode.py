@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import shutil
 import statistics
 import subprocess
@@ -125,6 +126,10 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
     try:
         for sub in ("fake", "shared", "xdg", "work", "home"):
             (base / sub).mkdir(mode=0o700)
+        # the user's D-Bus session bus, which ksi run's fast checks look for (as tests/conftest.py)
+        bus = socket.socket(socket.AF_UNIX)
+        bus.bind(str(base / "bus"))
+        bus.close()
         env = cluster.client_env({k: v for k, v in os.environ.items()
                                   if not k.startswith(("KSI_", "K8S_"))})
         env.update({k: f"{v:g}" for k, v in delays.items()})
@@ -134,6 +139,7 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
             "KSI_FAKE_ROOT": str(base / "fake"), "KSI_SHARED_DIR": str(base / "shared"),
             "HOME": str(base / "home"), "KSI_TEST_XDG_BASE": str(base / "xdg"),
             "KSI_BENCH_CPU_LOG": str(base / "cpu.jsonl"),
+            "DBUS_SESSION_BUS_ADDRESS": f"unix:path={base / 'bus'}",
         })
         env.update(extra_env or {})
         work = base / "work"
