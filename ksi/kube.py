@@ -88,9 +88,15 @@ class Kube:
         return list(self.core.list_node(_request_timeout=timeout).items)
 
     def has_pods(self, namespace: str, selector: str, timeout: float = READY_REQUEST) -> bool:
-        """True when ``namespace`` has a pod matching the label ``selector``."""
-        return bool(self.core.list_namespaced_pod(namespace, label_selector=selector, limit=1,
-                                                  _request_timeout=timeout).items)
+        """True when ``namespace`` has a pod matching the label ``selector``.  Read as plain
+        JSON: only the count matters, and the client's models would refuse a pod whose spec
+        they find incomplete (and cost CPU to build)."""
+        import json
+
+        answer = self.core.list_namespaced_pod(namespace, label_selector=selector, limit=1,
+                                               _request_timeout=timeout, _preload_content=False)
+        # with _preload_content=False the client hands back the urllib3 response, not a model
+        return bool(json.loads(answer.data).get("items"))  # type: ignore[attr-defined]
 
     def _nodes_watching(self, shutdown: Shutdown) -> list[Any]:
         """``nodes()`` in a helper thread, so that a stop (a signal, a dead leader's news from
