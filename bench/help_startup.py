@@ -47,7 +47,7 @@ def list_envs(tmp: Path) -> tuple[dict[str, str], dict[str, str]]:
     (tmp / "fake").mkdir()
     (tmp / "xdg").mkdir(mode=0o700)
     base = {**os.environ, "KSI_FAKE_ROOT": str(tmp / "fake"), "XDG_RUNTIME_DIR": str(tmp / "xdg")}
-    doubles = {**base, "PATH": f"{ROOT / 'tests' / 'doubles' / 'bin'}:{os.environ['PATH']}"}
+    doubles = {**base, "PATH": f"{ROOT / 'tests' / 'fakeworld' / 'bin'}:{os.environ['PATH']}"}
     stub_dir = tmp / "stub"
     stub_dir.mkdir()
     stub = stub_dir / "kind"
@@ -64,7 +64,7 @@ def main() -> int:
     ksi = shutil.which("ksi") or sys.exit("ksi is not on PATH: pip install -e . first")
     tmp = Path(tempfile.mkdtemp(prefix="ksi-bench-help-"))
     doubles, stubbed = list_envs(tmp)
-    kind_double = str(ROOT / "tests" / "doubles" / "bin" / "kind")
+    kind_double = str(ROOT / "tests" / "fakeworld" / "bin" / "kind")
     cases = [
         ("python -c pass", [sys.executable, "-c", "pass"], None),
         ("ksi --help", [ksi, "--help"], None),

@@ -134,7 +134,7 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
                                   if not k.startswith(("KSI_", "K8S_"))})
         env.update({k: f"{v:g}" for k, v in delays.items()})
         env.update({
-            "PATH": f"{ROOT / 'tests' / 'doubles' / 'bin'}:{Path(sys.executable).parent}:"
+            "PATH": f"{ROOT / 'tests' / 'fakeworld' / 'bin'}:{Path(sys.executable).parent}:"
                     f"{env['PATH']}",
             "KSI_FAKE_ROOT": str(base / "fake"), "KSI_SHARED_DIR": str(base / "shared"),
             "HOME": str(base / "home"), "KSI_TEST_XDG_BASE": str(base / "xdg"),

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOUBLES = ROOT / "tests" / "doubles" / "bin"
+DOUBLES = ROOT / "tests" / "fakeworld" / "bin"
 WORKLOADS = ROOT / "tests" / "workloads"
 
 
@@ -87,8 +87,9 @@ class World:
             except OSError:
                 continue
             ours = str(self.fake_root).encode() in environ or str(self.base) in cmdline
-            if ("apiserver.py" in cmdline or "ksi.guardian" in cmdline
-                    or "systemdrun.py" in cmdline) and ours:
+            # the doubles' daemons: a node container (the API server), a unit's supervisor
+            if ("-m tests.fakeworld.kubeapi " in cmdline or "ksi.guardian" in cmdline
+                    or "-m tests.fakeworld.systemd_run --supervise" in cmdline) and ours:
                 if alive(int(proc.name)):
                     pids.append(int(proc.name))
         return pids

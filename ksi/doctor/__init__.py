@@ -6,20 +6,12 @@ checks), ``checks`` (all of them, and the fast subset), ``format`` (lines, summa
 
 Every check is a function returning a :class:`Check`; system files are read only through a
 :class:`SystemView`, whose root (``--root``/``KSI_DOCTOR_ROOT``, default ``/``) lets the tests point
-the checks at prepared states (``tests/doctor_states/``).  The shared directory and the ports are
+the checks at prepared states (``tests/cli/doctor/states/``).  The shared directory and the ports are
 probed for real, and the tools are run through :class:`ksi.exec.Runner` with a short timeout.
 
 Across nodes (under ``srun`` with more than one task) the checks meet in
-``<shared-dir>/doctor/<job>.<step>/``:
-
-1. Every rank writes ``<rank>.arrived`` (its node) as soon as it starts, runs its checks, then
-   writes ``<rank>.json`` (its checks).  Files are written whole (temp file + rename), mode 0600.
-2. Rank 0 waits up to ``--wait`` seconds (from its start) for every ``<rank>.json``.  A rank that
-   left no file at all wrote into another directory: the shared directory is not shared between
-   nodes.  A rank that arrived but sent no results ran out of time.
-3. Rank 0 prints one table for all nodes and removes the directory.  The other ranks wait (up to
-   twice ``--wait``) for their results to be taken; if they are not, they remove their own files,
-   print their checks on stderr and fail.
+``<shared-dir>/doctor/<job>.<step>/``, on the rendezvous primitives; the protocol is in
+``gather.py``.
 
 Not verified here: that kind can really start a node container (only a real ``kind create
 cluster`` shows that), sites that hand out subordinate ids through NSS (sssd) rather than

@@ -1,11 +1,17 @@
 """Across nodes (under ``srun`` with more than one task) the checks meet in
-``<shared-dir>/doctor/<job>.<step>/``:
+``<shared-dir>/doctor/<job>.<step>/``, built on the rendezvous primitives (``ksi.rendezvous``:
+the names in ``layout.py``, ``paths.shared_root``/``private_dir`` for the directories,
+``create_exclusive`` to write, ``paths.read_private`` to read back):
 
-1. Every rank writes ``<rank>.arrived`` (its node) as soon as it starts, runs its checks, then
-   writes ``<rank>.json`` (its checks).  Files are written whole (temp file + rename), mode 0600.
+1. Every rank creates ``<rank>.arrived`` (its node) as soon as it starts, runs its checks, then
+   creates ``<rank>.json`` (its checks).  Each file is created exclusively, whole (temp file +
+   ``link``), mode 0600: a second rank with the same number (or a leftover of an earlier doctor
+   of the same job step) is told so rather than overwriting.
 2. Rank 0 waits up to ``--wait`` seconds (from its start) for every ``<rank>.json``.  A rank that
    left no file at all wrote into another directory: the shared directory is not shared between
-   nodes.  A rank that arrived but sent no results ran out of time.
+   nodes.  A rank that arrived but sent no results ran out of time.  Results are read without
+   following links and only when they are ours and nobody else can write them; anything else
+   is a failure naming the file, and its checks are not shown.
 3. Rank 0 prints one table for all nodes and removes the directory.  The other ranks wait (up to
    twice ``--wait``) for their results to be taken; if they are not, they remove their own files,
    print their checks on stderr and fail.
@@ -24,7 +30,8 @@ from typing import TYPE_CHECKING
 
 from ksi import constants as C
 from ksi.errors import KsiError
-from ksi.paths import private_dir, remove_quietly, write_private
+from ksi.paths import ForeignFile, private_dir, read_private, remove_quietly, shared_root
+from ksi.rendezvous.layout import DOCTOR_DIR, create_exclusive, doctor_arrival, doctor_results
 
 if TYPE_CHECKING:
     from ksi.slurm import SlurmContext
@@ -45,13 +52,16 @@ class Gathered:
     collected: bool = True
 
 
-def _read_results(path: Path) -> list[Check] | None:
+def _read_results(path: Path) -> list[Check] | str:
+    """A rank's checks, or why they are not to be trusted or read."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_private(path))  # no link followed; ours; nobody else's
         return [Check(**{"name" if k == "check" else k: str(v) for k, v in item.items()})
                 for item in data["checks"]]
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
+    except ForeignFile as exc:
+        return f"refused: {exc}"
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return "unreadable"
 
 
 def across_nodes(rank: int, ntasks: int, node: str, run_id: str, shared_dir: Path,
@@ -63,20 +73,25 @@ def across_nodes(rank: int, ntasks: int, node: str, run_id: str, shared_dir: Pat
     jobdir: Path | None = None
     why = ""
     try:
-        parent = private_dir(private_dir(base, what="shared directory (--shared-dir)") / "doctor",
-                             what="doctor directory")
+        parent = private_dir(shared_root(base) / DOCTOR_DIR, what="doctor directory")
         jobdir = private_dir(parent / run_id, what="doctor directory")
-        write_private(jobdir / f"{rank}.arrived", json.dumps({"node": node, "pid": os.getpid()}))
+        create_exclusive(jobdir / doctor_arrival(rank),
+                         json.dumps({"node": node, "pid": os.getpid()}))
+    except FileExistsError:
+        why = (f"rank {rank} already arrived in {jobdir} (another `ksi doctor` of this job step, "
+               "or a leftover: remove that directory)")
+        jobdir = None
     except (KsiError, OSError) as exc:
         why = exc.message if isinstance(exc, KsiError) else str(exc)
         jobdir = None
     checks = [Check(c.name, c.status, c.finding, c.fix, node) for c in local()]
     if jobdir is not None:
+        results = jobdir / doctor_results(rank)
         try:
-            write_private(jobdir / f"{rank}.json",
-                          json.dumps({"node": node, "checks": [c.as_dict() for c in checks]}))
+            create_exclusive(results, json.dumps({"node": node,
+                                                  "checks": [c.as_dict() for c in checks]}))
         except OSError as exc:  # rank 0 gave up and removed the directory meanwhile
-            why, jobdir = f"cannot write {jobdir / f'{rank}.json'}: {exc.strerror or exc}", None
+            why, jobdir = f"cannot write {results}: {exc.strerror or exc}", None
     if jobdir is None:
         fail = Check(SHARED_BETWEEN_NODES, FAIL, f"rank {rank} cannot take part: {why}",
                      "fix the shared directory (see its check)", node)
@@ -90,21 +105,25 @@ def _collect(jobdir: Path, ntasks: int, mine: list[Check], node: str, deadline: 
              wait: float, poll: float) -> Gathered:
     try:
         while True:
-            present = {r for r in range(ntasks) if (jobdir / f"{r}.json").exists()}
+            present = {r for r in range(ntasks) if (jobdir / doctor_results(r)).exists()}
             if len(present) == ntasks or time.monotonic() >= deadline:
                 break
             time.sleep(poll)
     except BaseException:  # Ctrl-C, SIGTERM: leave nothing behind
         shutil.rmtree(jobdir, ignore_errors=True)
         raise
-    arrived = {r for r in range(ntasks) if (jobdir / f"{r}.arrived").exists()}
+    arrived = {r for r in range(ntasks) if (jobdir / doctor_arrival(r)).exists()}
     checks, nodes = list(mine), [node]
     cross: list[Check] = []
     for r in sorted(present - {0}):
-        theirs = _read_results(jobdir / f"{r}.json")
-        if theirs is None:
-            cross.append(Check(SHARED_BETWEEN_NODES, FAIL, f"rank {r} wrote unreadable results",
-                               "run `ksi doctor` again", node))
+        theirs = _read_results(jobdir / doctor_results(r))
+        if isinstance(theirs, str):
+            if theirs == "unreadable":
+                finding, fix = f"rank {r} wrote unreadable results", "run `ksi doctor` again"
+            else:
+                finding = f"rank {r}'s results {theirs}"
+                fix = "check who can write to --shared-dir and its parents"
+            cross.append(Check(SHARED_BETWEEN_NODES, FAIL, finding, fix, node))
             continue
         checks += theirs
         nodes += [c.node for c in theirs[:1]]
@@ -135,7 +154,7 @@ def _collect(jobdir: Path, ntasks: int, mine: list[Check], node: str, deadline: 
 
 def _hand_in(jobdir: Path, rank: int, mine: list[Check], node: str, deadline: float,
              poll: float) -> Gathered:
-    results = jobdir / f"{rank}.json"
+    results = jobdir / doctor_results(rank)
     try:
         while time.monotonic() < deadline:
             if not results.exists():  # rank 0 took it and cleaned up
@@ -143,7 +162,7 @@ def _hand_in(jobdir: Path, rank: int, mine: list[Check], node: str, deadline: fl
             time.sleep(poll)
     finally:
         remove_quietly(results)
-        remove_quietly(jobdir / f"{rank}.arrived")
+        remove_quietly(jobdir / doctor_arrival(rank))
         for empty in (jobdir, jobdir.parent):
             try:
                 empty.rmdir()

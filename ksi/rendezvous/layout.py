@@ -1,4 +1,5 @@
-"""The layout of ``<shared-dir>/jobs/<job>.<step>/``: every name in it is spelled here only.
+"""The layout of ``<shared-dir>/jobs/<job>.<step>/``: every name in it is spelled here only;
+also ``ksi doctor``'s meeting place ``<shared-dir>/doctor/<job>.<step>/`` (``ksi.doctor.gather``).
 
 Besides the names, what processes other than the members need of a job directory, without
 joining it: the listing (``ksi list --all-nodes``), the reaper and a dead member's guardian
@@ -31,6 +32,17 @@ JOB_FILE = "job.json"  # which job the directory belongs to (protocol step 0)
 OLD_EVENTS_FILE = "events.jsonl"  # before per-member files; still read by ``ksi report``
 FAILED_FILE = "failed.json"  # written by a member that fails, or a dead one's guardian
 MEMBER_FILE_RE = re.compile(r"^(\d+)\.json$")
+DOCTOR_DIR = "doctor"  # <shared-dir>/doctor/<job>.<step>/: ksi doctor across nodes
+
+
+def doctor_arrival(rank: int) -> str:
+    """A ``ksi doctor`` rank's arrival (its node), relative to the doctor's step directory."""
+    return f"{rank}.arrived"
+
+
+def doctor_results(rank: int) -> str:
+    """A ``ksi doctor`` rank's checks, relative to the doctor's step directory."""
+    return f"{rank}.json"
 
 
 def member_file(rank: int) -> str:

@@ -18,7 +18,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-DOUBLES = ROOT / "tests" / "doubles" / "bin"
+DOUBLES = ROOT / "tests" / "fakeworld" / "bin"
 PROBE = ROOT / "tests" / "workloads" / "probe.sh"
 
 

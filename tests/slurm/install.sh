@@ -1,12 +1,12 @@
 #!/bin/sh
-# Install what tests/slurm/harness.py needs, and shellcheck for tests/test_setup.py (Debian/Ubuntu, as root). Idempotent:
+# Install what tests/slurm/harness.py needs, and shellcheck for tests/setup/test_setup.py (Debian/Ubuntu, as root). Idempotent:
 # does nothing when everything is present, runs `apt-get update` only when a package
 # cannot be found in the current package lists.
 set -eu
 
 PACKAGES="slurmctld slurmd slurm-client munge iproute2 shellcheck"
 
-# kubectl for tests/test_workloads_*.py (the real client against the API double): the machine's
+# kubectl for tests/cli/run/test_workloads_kubectl.py (the real client against the API double): the machine's
 # own, else the apt package `kubectl` where apt has one (Debian's `kubernetes-client` is 1.20,
 # too old for `kubectl wait --for=jsonpath`); without it those tests skip, saying why.
 install_kubectl() {
@@ -20,7 +20,7 @@ install_kubectl() {
     if [ -n "$cand" ] && [ "$cand" != "(none)" ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends kubectl
     else
-        echo "install.sh: no kubectl package in apt; tests/test_workloads_*.py will be skipped" >&2
+        echo "install.sh: no kubectl package in apt; tests/cli/run/test_workloads_kubectl.py will be skipped" >&2
     fi
 }
 install_kubectl

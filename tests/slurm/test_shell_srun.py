@@ -7,7 +7,7 @@ import re
 import subprocess
 import time
 
-from tests.test_shell import Terminal
+from tests.cli.shell.test_shell import Terminal
 
 
 def test_srun_pty_gives_rank_0_the_shell_over_every_member(sw):

@@ -2,7 +2,7 @@
 ``--print`` shows, its #SBATCH lines mean what they say, and the job runs ``ksi run`` to the
 workload's exit code.
 
-The job's ``ksi run`` uses the kind/nerdctl doubles of tests/doubles (the ``world`` fixture's
+The job's ``ksi run`` uses the kind/nerdctl doubles of tests/fakeworld (the ``world`` fixture's
 environment, which sbatch exports to the job), with ``--no-federation``: this tests the batch
 script, not the bring-up.
 """

@@ -1,0 +1,1 @@
+"""``ksi clean``, ``ksi list``, ``ksi delete``."""

@@ -1,0 +1,1 @@
+"""``ksi submit`` (without Slurm; the real submission is in tests/slurm)."""

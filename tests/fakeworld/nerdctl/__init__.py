@@ -1,0 +1,1 @@
+"""Double of containerd/nerdctl, rootless (core: the CLI; containers; images)."""

@@ -1,0 +1,1 @@
+"""The node setup scripts of setup/ against doubles of the commands they run."""
