@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Callable
 
 from ksi import (cluster, diagnostics, federation, guardian, housekeeping, images, interactive,
-                 registry)
+                 registry, roles)
 from ksi import constants as C
 from ksi.errors import CommandError, KsiError, RendezvousError, TeardownError
 from ksi.paths import private_dir, runtime_root
@@ -184,9 +184,13 @@ def disown(s: RunState) -> None:
 
 
 def wait_ready(s: RunState) -> None:
+    """With federation the Liqo install starts here, as soon as the API server can take it
+    (``roles.start_liqo_install``), and is joined by "install Liqo" after Ready."""
     kube = s.kube()
+    early = (lambda: roles.start_liqo_install(s, kube)) if s.federate else None
     try:
-        kube.wait_ready(timeout=s.remaining(), shutdown=s.shutdown, budget=s.opts.timeout)
+        kube.wait_ready(timeout=s.remaining(), shutdown=s.shutdown, budget=s.opts.timeout,
+                        on_answer=early)
     finally:
         kube.close()
     s.status("cluster-ready")

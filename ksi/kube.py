@@ -87,6 +87,17 @@ class Kube:
     def nodes(self, timeout: float = REQUEST_TIMEOUT) -> list[Any]:
         return list(self.core.list_node(_request_timeout=timeout).items)
 
+    def has_pods(self, namespace: str, selector: str, timeout: float = READY_REQUEST) -> bool:
+        """True when ``namespace`` has a pod matching the label ``selector``.  Read as plain
+        JSON: only the count matters, and the client's models would refuse a pod whose spec
+        they find incomplete (and cost CPU to build)."""
+        import json
+
+        answer = self.core.list_namespaced_pod(namespace, label_selector=selector, limit=1,
+                                               _request_timeout=timeout, _preload_content=False)
+        # with _preload_content=False the client hands back the urllib3 response, not a model
+        return bool(json.loads(answer.data).get("items"))  # type: ignore[attr-defined]
+
     def _nodes_watching(self, shutdown: Shutdown) -> list[Any]:
         """``nodes()`` in a helper thread, so that a stop (a signal, a dead leader's news from
         ``ksi/watch.py``) is seen within 50 ms even while the API server is slow to answer
@@ -119,18 +130,22 @@ class Kube:
         expect: int = 1,
         what: str = "the cluster's nodes",
         budget: float | None = None,
+        on_answer: Callable[[], None] | None = None,
     ) -> list[str]:
         """Wait until at least ``expect`` nodes exist and all are Ready; return their names.
 
         ``budget`` is the limit the user set (``--timeout``), named in the error; ``timeout`` is
-        what is left of it for this wait.
+        what is left of it for this wait.  ``on_answer`` is called after every look the API
+        server answered, before Ready (a Liqo install starts early from there, ``roles``).
         """
         deadline = time.monotonic() + timeout
         state = "the API server has not answered yet"
         while True:
             shutdown.check()
+            answered = False
             try:
                 nodes = self._nodes_watching(shutdown)
+                answered = True
                 not_ready = [n.metadata.name for n in nodes if not _is_ready(n)]
                 if len(nodes) >= expect and not not_ready:
                     return [n.metadata.name for n in nodes]
@@ -140,6 +155,8 @@ class Kube:
                     state = f"{len(nodes)} of {expect} node(s) registered"
             except Exception as exc:  # connection refused, TLS handshake while booting, 5xx
                 state = f"the API server did not answer ({_short(exc)})"
+            if answered and on_answer is not None:
+                on_answer()
             if time.monotonic() > deadline:
                 raise PhaseTimeout(
                     f"{what} were not Ready after {budget or timeout:.0f}s: {state}",

@@ -21,6 +21,8 @@ their step starts and run last-first by the teardown:
     leave rendezvous <- rendezvous            delete cluster   <- register cluster
     collect diagnostics <- create cluster     stop image loads <- start image loads
     stop watching <- watch the others (ksi/watch.py: the others' news stops our running tool)
+    stop Liqo install <- wait for nodes (with federation the install starts there, as soon as
+                         the API server can take it, and "install Liqo" joins it after Ready)
 
 Teardown runs on every way out: success, failure, an error in any step (a bug included: it ends
 with exit code 8), SIGINT/SIGTERM/SIGHUP (signals only raise a flag; the running tool or
@@ -58,6 +60,8 @@ __all__ = ["Member", "check_inputs", "run_member"]
 
 #: seconds kept free for ``kind delete`` at the end of the teardown deadline
 DELETE_RESERVE = 12.0
+#: the most stopping a Liqo install started early may take (the runner's TERM, 3 s, KILL)
+STOP_INSTALL_BUDGET = 5.0
 #: the most stopping a ``kind load`` may take (its process group: TERM, 3 s, KILL), so that a
 #: hanging one leaves the diagnostics their time
 STOP_LOADS_BUDGET = 6.0
@@ -106,7 +110,8 @@ class Member:
             st("prepare tools", B.prepare_tools, phase=False),
             st("load node image from cache", B.node_image, phase=False),
             st("create cluster", B.create, ("collect diagnostics", B.collect_diagnostics)),
-            st("wait for nodes", B.wait_ready),
+            st("wait for nodes", B.wait_ready, ("stop Liqo install", R.stop_liqo_install),
+               budget=STOP_INSTALL_BUDGET),
             st("start image loads", B.start_loader, ("stop image loads", B.stop_loader),
                phase=False, budget=STOP_LOADS_BUDGET),
         ]
@@ -193,8 +198,8 @@ class Member:
             *[f"# steps ({role}): " + " -> ".join(
                 common + [step.name for step in self.role_steps(role)]) for role in roles],
             f"# teardown:   within {s.opts.teardown_timeout:g}s, last step first: "
-            "stop image loads, collect diagnostics (on failure), stop watching, "
-            "delete cluster, leave rendezvous, release ports",
+            "stop image loads, stop Liqo install, collect diagnostics (on failure), "
+            "stop watching, delete cluster, leave rendezvous, release ports",
         ]
         print("\n".join(lines))
         print(cluster.render_config(plan), end="")

@@ -1,24 +1,28 @@
 """The steps that differ by role, once the cluster is Ready (see ``orchestrator``).
 
-The leader (or a standalone member) waits for the others, peers with them, makes the workload's
-credentials, offloads the workload namespace and runs the workload once; a follower hands its
-kubeconfig to the leader, installs Liqo and waits for the leader's outcome.
+The leader (or a standalone member) waits for the others, peering with each follower as soon as
+that follower's Liqo is ready ("wait for members" starts the peerings, "peer" finishes them),
+makes the workload's credentials, offloads the workload namespace and runs the workload once;
+a follower hands its kubeconfig to the leader, installs Liqo and waits for the leader's outcome.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 from ksi import watch
 from ksi import constants as C
 from ksi import environment, federation
 from ksi import workload as workload_mod
-from ksi.errors import RendezvousError
-from ksi.kube import user_kubeconfig
+from ksi.errors import InternalError, KsiError, RendezvousError
+from ksi.exec import Runner
+from ksi.kube import Kube, user_kubeconfig
 from ksi.paths import write_private
 from ksi.pullwatch import PullWatch
-from ksi.rendezvous import Outcome
+from ksi.rendezvous import MemberRecord, Outcome
 from ksi.runstate import RunState
+from ksi.tools.liqoctl import Liqoctl
 
 
 def share_kubeconfig(s: RunState) -> None:
@@ -27,9 +31,39 @@ def share_kubeconfig(s: RunState) -> None:
     s.job.put_secret(s.ctx.rank, s.plan.kind_kubeconfig.read_text())
 
 
+def start_liqo_install(s: RunState, kube: Kube | None = None) -> None:
+    """Start ``liqoctl install`` in the background once the cluster can take it: called at every
+    look of "wait for nodes" after the API server answered (``kube``: once it lists the
+    controller manager, ``federation.BackgroundInstall`` says why that is enough), and by
+    "install Liqo" if it has not started by then.  Idempotent."""
+    if s.liqo_install is not None:
+        return
+    if kube is not None:
+        try:
+            if not kube.has_pods("kube-system", federation.CONTROL_PLANE_SELECTOR):
+                return
+        except Exception:  # noqa: BLE001 - the API server is still booting: the next look
+            return
+    liqo, plan, opts, timeout = s.liqo, s.plan, s.opts, s.remaining()
+
+    def run(runner: Runner) -> None:
+        federation.install(Liqoctl(runner, liqo.env), plan, timeout=timeout,
+                           local_chart=opts.liqo_chart, values=opts.liqo_set)
+
+    s.liqo_install = federation.BackgroundInstall(run, s.runner).start()
+
+
 def install_liqo(s: RunState) -> None:
-    federation.install(s.liqo, s.plan, timeout=s.remaining(), local_chart=s.opts.liqo_chart,
-                       values=s.opts.liqo_set)
+    """The Liqo install, started while the node became Ready, finished (its error, if any)."""
+    start_liqo_install(s)
+    assert s.liqo_install is not None
+    s.liqo_install.join()
+
+
+def stop_liqo_install(s: RunState, seconds: float) -> None:
+    """Undo of "wait for nodes": a Liqo install started early must not outlive the run."""
+    if s.liqo_install is not None:
+        s.liqo_install.stop(seconds)
 
 
 def liqo_ready(s: RunState) -> None:
@@ -37,19 +71,50 @@ def liqo_ready(s: RunState) -> None:
     s.status("liqo-ready")
 
 
+class _PeeringFailed(Exception):
+    """Ends the wait for members: a peering failed, the "peer" step reports it."""
+
+
 def wait_members(s: RunState) -> None:
-    status = "liqo-ready" if s.federate else "cluster-ready"
-    s.records = s.job.wait_all(status, timeout=s.remaining(), shutdown=s.shutdown)
-    # liqoctl peer (and kubectl) call every follower's API server: never through a proxy
+    """Leader: wait until every member is ready; with federation, peer each follower as soon as
+    its Liqo is ready (``federation.Peering``), so that peering hides the spread of the
+    followers' bring-ups.  A failed peering ends the wait (the "peer" step reports every
+    failure); any other way out stops the peerings still running before the error goes up."""
+    if not s.federate:
+        s.records = s.job.wait_all("cluster-ready", timeout=s.remaining(), shutdown=s.shutdown)
+        s.use_tools(s.tools.bypassing([r.address for r in s.records.values()]))
+        return
+    s.peering = peering = federation.Peering(s.plan)
+
+    def look(ready: Iterable[MemberRecord]) -> None:
+        for r in ready:
+            if r.rank == s.ctx.rank:
+                continue
+            # liqoctl peer calls the follower's API server: never through a proxy
+            peering.submit(s.liqo.bypassing([r.address]), federation.Provider(
+                rank=r.rank, node=r.node, address=r.address, gateway_port=r.gateway_port,
+                kubeconfig=s.job.peer_kubeconfig(r.rank)), timeout=s.remaining())
+        if peering.failed():
+            raise _PeeringFailed
+
+    try:
+        s.records = s.job.wait_all("liqo-ready", timeout=s.remaining(), shutdown=s.shutdown,
+                                   on_look=look)
+    except _PeeringFailed:
+        return  # reported by "peer", with every other failure
+    except BaseException as exc:
+        if peering.submitted:  # stop them as the watcher would, not after a peer's time
+            s.shutdown.fail(exc if isinstance(exc, KsiError) else InternalError(str(exc)))
+        peering.close()
+        raise
+    # kubectl and the workload call every follower's API server: never through a proxy
     s.use_tools(s.tools.bypassing([r.address for r in s.records.values()]))
 
 
 def peer(s: RunState) -> None:
-    providers = [federation.Provider(rank=r.rank, node=r.node, address=r.address,
-                                     gateway_port=r.gateway_port,
-                                     kubeconfig=s.job.peer_kubeconfig(r.rank))
-                 for r in s.records.values() if r.rank != s.ctx.rank]
-    federation.peer_all(s.liqo, s.plan, providers, timeout=s.remaining())
+    """Leader: the peerings started while waiting for members, every one finished."""
+    if s.peering is not None:
+        s.peering.finish()
     s.job.drop_secrets()  # peered: the followers' admin kubeconfigs must go now
 
 

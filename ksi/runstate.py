@@ -33,6 +33,7 @@ from ksi.tools.kind import Kind
 from ksi.tools.liqoctl import Liqoctl
 
 if TYPE_CHECKING:
+    from ksi.federation import BackgroundInstall, Peering
     from ksi.watch import Watcher
 
 
@@ -65,6 +66,10 @@ class RunState:
     owns_cluster: bool = True
     records: dict[int, MemberRecord] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    #: the Liqo install, started during wait for nodes, joined by install Liqo
+    liqo_install: "BackgroundInstall | None" = None
+    #: the leader's peerings, started by wait for members, finished by peer
+    peering: "Peering | None" = None
     watcher: "Watcher | None" = None  # ksi/watch.py, between "watch the others" and the workload
 
     @classmethod

@@ -75,3 +75,23 @@ class Shutdown:
         """Raise why a stop was requested (``Interrupted``, or another member's news), if it was."""
         if self._event.is_set():
             raise self.reason()
+
+
+class LinkedStop(Shutdown):
+    """A stop flag of one background tool run (a Liqo install started early, ``federation``):
+    up when ``stop`` is called or whenever the member's own flag (``parent``) is, so a signal or
+    a member's news stops the tool as always, and the tool alone can be stopped without stopping
+    the member (its undo).  ``exec.Runner`` looks only at ``is_set`` and ``reason``."""
+
+    def __init__(self, parent: Shutdown) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def stop(self) -> None:
+        self.request()
+
+    def is_set(self) -> bool:
+        return self._event.is_set() or self.parent.is_set()
+
+    def reason(self) -> KsiError:
+        return self.parent.reason() if self.parent.is_set() else super().reason()

@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from ksi.errors import RendezvousError
 from ksi.paths import (
@@ -258,10 +258,12 @@ class JobDir:
             remove_quietly(entry)
 
     # --- waiting (``waiting.py``) ----------------------------------------------------------------
-    def wait_all(self, status: str, *, timeout: float,
-                 shutdown: Shutdown) -> dict[int, MemberRecord]:
+    def wait_all(self, status: str, *, timeout: float, shutdown: Shutdown,
+                 on_look: Callable[[Iterable[MemberRecord]], None] | None = None
+                 ) -> dict[int, MemberRecord]:
         """Wait until every member reached ``status`` (``waiting.wait_all``)."""
-        return waiting.wait_all(self, status, timeout=timeout, shutdown=shutdown)
+        return waiting.wait_all(self, status, timeout=timeout, shutdown=shutdown,
+                                on_look=on_look)
 
     def wait_outcome(self, *, shutdown: Shutdown, leader_check_every: float = 1.0,
                      deadline: float | None = None,

@@ -5,7 +5,7 @@ shutdown flag, and cost a few operations on the shared filesystem per look whate
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ksi.errors import PhaseTimeout, RendezvousError
 from ksi.rendezvous.records import MemberRecord, Outcome, member_failed
@@ -21,20 +21,26 @@ POLL = 0.25
 OUTCOME_POLL = 0.5
 
 
-def wait_all(job: JobDir, status: str, *, timeout: float,
-             shutdown: Shutdown) -> dict[int, MemberRecord]:
+def wait_all(job: JobDir, status: str, *, timeout: float, shutdown: Shutdown,
+             on_look: Callable[[Iterable[MemberRecord]], None] | None = None
+             ) -> dict[int, MemberRecord]:
     """Wait until every member reached ``status``; fail fast when one failed.
 
     A record that reached ``status`` is not read again (a member failing after that is
     the watcher's to notice, ``ksi/watch.py``): a look costs a listing and one read per
-    member still on its way.
+    member still on its way.  ``on_look``, called at every look with the records that reached
+    ``status`` since the last one (the leader peers each at once, ``roles.wait_members``), may
+    raise to end the wait.
     """
     deadline = time.monotonic() + timeout
     settled: dict[int, MemberRecord] = {}
     while True:
         shutdown.check()
         records = {**settled, **job.records(skip=set(settled))}
+        before = settled
         settled = {r.rank: r for r in records.values() if r.reached(status)}
+        if on_look is not None:
+            on_look([r for rank, r in sorted(settled.items()) if rank not in before])
         failed = [r for r in records.values() if r.failed]
         if failed:
             first = failed[0]

@@ -24,6 +24,12 @@ class Liqoctl:
         self.runner = runner
         self.env = dict(os.environ if env is None else env)
 
+    def bypassing(self, addresses: list[str]) -> "Liqoctl":
+        """This liqoctl with ``addresses`` (members' API servers) added to NO_PROXY."""
+        from ksi.environment import with_no_proxy
+
+        return Liqoctl(self.runner, dict(with_no_proxy(self.env, addresses)))
+
     def _run(self, *args: str, timeout: float) -> Result:
         # liqoctl gets its own --timeout a little shorter than ours, so its error is the one seen
         return self.runner.run(["liqoctl", *args], timeout=timeout + 15, env=self.env)

@@ -31,6 +31,7 @@ SLEEPER = WORKLOADS / "sleeper.sh"
 #: teardown step -> (module or class, function) that implements it
 UNDOS: dict[str, tuple[object, str]] = {
     "stop image loads": (bringup, "stop_loader"),
+    "stop Liqo install": (roles, "stop_liqo_install"),
     "collect diagnostics": (bringup, "collect_diagnostics"),
     "delete cluster": (bringup, "delete_cluster"),
     "leave rendezvous": (bringup, "leave"),
