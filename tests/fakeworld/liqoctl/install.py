@@ -309,6 +309,34 @@ def install(p: cf.Parsed, provider: str, err: IO[str]) -> int:
     return _helm_install(client, ns, values, bool(v["dry-run"]), deadline, printer, s)
 
 
+def _nodes_ready(client: lk.Client) -> bool:
+    """Every real node Ready (no ``node.kubernetes.io/not-ready`` taint): Liqo's pods can run."""
+    try:
+        nodes = client.list(w.NODES)
+    except (lk.ApiError, lk.ConnError):
+        return False
+    real = [n for n in nodes if (n["metadata"].get("labels") or {}).get("liqo.io/type") != "virtual-node"]
+    return bool(real) and all(any(c.get("type") == "Ready" and c.get("status") == "True"
+                                  for c in (n.get("status") or {}).get("conditions") or []) for n in real)
+
+
+def _helm_wait(client: lk.Client, deadline: w.Deadline, s: Any) -> None:
+    """Helm's install with ``Wait``: the chart's objects are created at once (CRDs, RBAC, webhooks,
+    Deployments: ``KSI_FAKE_LIQO_INSTALL_SECONDS`` minus the pods' part), then Helm waits until
+    every Deployment is available -- and their pods are scheduled only once the node is Ready
+    (kubelet's ``not-ready`` taint), then pull their images and start
+    (``KSI_FAKE_LIQO_INSTALL_PODS_SECONDS``, default 0).  So an install started before the node
+    is Ready (ksi's overlap) ends no earlier than Ready plus the pods' time; a node that never
+    gets Ready times the install out, as helm's ``context deadline exceeded``.
+    helm.sh/helm/v3 ``pkg/action/install.go`` (``performInstall``: ``Wait`` through
+    ``pkg/kube/wait.go`` ``waitForResources``), liqotech/liqo ``pkg/liqoctl/install/handler.go``."""
+    total = fw.delay("KSI_FAKE_LIQO_INSTALL_SECONDS")
+    pods = min(total, fw.delay("KSI_FAKE_LIQO_INSTALL_PODS_SECONDS"))
+    deadline.sleep(total - pods, s)
+    deadline.poll(lambda: _nodes_ready(client), interval=0.25, spinner=s)
+    deadline.sleep(pods, s)
+
+
 def _helm_install(client: lk.Client, ns: str, values: dict[str, Any], dry_run: bool, deadline: w.Deadline,
                   printer: Printer, s: Any) -> int:
     from tests.fakeworld.liqoctl import apply as liqoapply
@@ -336,7 +364,7 @@ def _helm_install(client: lk.Client, ns: str, values: dict[str, Any], dry_run: b
             raise w.Timeout()
         if fault == "hang":
             deadline.hang(s)
-        deadline.sleep(fw.delay("KSI_FAKE_LIQO_INSTALL_SECONDS"), s)
+        _helm_wait(client, deadline, s)
     except w.Timeout as e:
         s.fail(f"Error installing or upgrading Liqo: {pretty(atomic + str(e))}")
         for hint in HINTS:

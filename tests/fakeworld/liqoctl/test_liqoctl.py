@@ -286,6 +286,31 @@ def test_hang_ends_at_the_timeout(world: World, pair: tuple[Cluster, Cluster, in
     assert lines(proc.stderr)[-1] == "ERRO  Failed waiting for offloading to complete: timed out waiting for the condition"
 
 
+def _node_ready(world: World, c: Cluster) -> bool:
+    nodes = kubectl_json(world, c, "get", "nodes")["items"]
+    return all(any(x["type"] == "Ready" and x["status"] == "True" for x in n["status"]["conditions"]) for n in nodes)
+
+
+def test_install_waits_for_a_ready_node(world: World, clusters: Clusters) -> None:
+    """Helm's Wait: Liqo's Deployments need a Ready node, so an install started while the node
+    is not Ready yet (ksi starts it early) returns only after Ready; a node that never gets Ready
+    times the install out (and the release is rolled back)."""
+    config = world.base / "slow.yaml"
+    config.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking:\n  apiServerAddress: 127.0.0.1\n")
+    for name, ready in (("slow", "3"), ("never", "1000")):
+        clusters.made.append(name)
+        ok(run(world, "kind", "create", "cluster", "--name", name, "--config", str(config), "--kubeconfig",
+               str(world.base / f"{name}.kubeconfig"), env={"KSI_FAKE_NODE_READY_SECONDS": ready}))
+    slow = Cluster("slow", world.base / "slow.kubeconfig", "")
+    assert not _node_ready(world, slow)
+    ok(run(world, "liqoctl", "install", "kind", "--kubeconfig", str(slow.kubeconfig), "--timeout", "30s"))
+    assert _node_ready(world, slow)
+    proc = run(world, "liqoctl", "install", "kind", "--kubeconfig", str(world.base / "never.kubeconfig"), "--timeout", "2s")
+    assert proc.returncode == 1
+    assert "Error installing or upgrading Liqo: release liqo failed, and has been uninstalled due to atomic being set: " \
+           "timed out waiting for the condition" in proc.stderr
+
+
 def test_fail_and_host_scoping(world: World, clusters: Clusters) -> None:
     c = clusters.create("f", "100.64.0.0/16", "198.18.0.0/21")
     proc = install(world, c, env={"KSI_FAKE_FAIL": f"liqo-install@{socket.gethostname()}"})
