@@ -46,6 +46,8 @@ REAL = {
     "KSI_FAKE_KIND_CREATE_SECONDS": 40.0,
     "KSI_FAKE_NODE_READY_SECONDS": 15.0,
     "KSI_FAKE_LIQO_INSTALL_SECONDS": 60.0,
+    # of which Liqo's pods pulling their images and starting, which needs a Ready node
+    "KSI_FAKE_LIQO_INSTALL_PODS_SECONDS": 50.0,
     "KSI_FAKE_LIQO_PEER_SECONDS": 30.0,
     "KSI_FAKE_LIQO_OFFLOAD_SECONDS": 5.0,
     "KSI_FAKE_KIND_DELETE_SECONDS": 10.0,
@@ -87,10 +89,13 @@ def critical_path(delays: dict[str, float], nodes: int, federation: bool,
 
 def phase_delay(name: str, delays: dict[str, float]) -> float:
     """The doubles' delay a leader phase contains.  "install Liqo" only joins an install that
-    started during "wait for nodes": it holds what is left of the install after the Ready wait."""
+    started at the beginning of "wait for nodes": it holds what is left of the install's first
+    part (the chart's objects) after the Ready wait, and all of its pods' part, which cannot
+    start before Ready (tests/fakeworld/liqoctl/install.py ``_helm_wait``)."""
     if name == "install Liqo":
-        return max(0.0, delays["KSI_FAKE_LIQO_INSTALL_SECONDS"]
-                   - delays["KSI_FAKE_NODE_READY_SECONDS"])
+        pods = delays.get("KSI_FAKE_LIQO_INSTALL_PODS_SECONDS", 0.0)
+        first = delays["KSI_FAKE_LIQO_INSTALL_SECONDS"] - pods
+        return pods + max(0.0, first - delays["KSI_FAKE_NODE_READY_SECONDS"])
     return delays.get(PHASE_DELAY.get(name, ""), 0.0)
 
 
