@@ -12,8 +12,9 @@ containerd runs too.  The guardian
   ends the workload and whatever it started (every process of ours whose environment holds
   ``K8S_CLUSTER_NAME=<cluster>``: the workload's process group, its daemons, even those that
   left the group -- they hold the cluster's token), deletes the cluster exactly as ``ksi delete`` would (kind delete, run files, the member's
-  secret and lock in the job directory), marks the member ``failed`` in the job directory so
-  the other members stop waiting for it (a dead leader's run gets a failed outcome), and exits.
+  secret and lock in the job directory) and exits.  Before the delete it marks the member
+  ``failed`` in the job directory, so the other members stop waiting for it at once rather than
+  a delete later (a dead leader's run gets a failed outcome).
 
 A unit's environment is the user manager's, not ours, so ksi passes what kind and nerdctl need
 (``PATH``, ``HOME``, ``XDG_RUNTIME_DIR``, ``KIND_*``/``KSI_*``/``NERDCTL_*``/``CONTAINERD_*``)
@@ -159,17 +160,18 @@ def watch(cluster: str) -> int:
             print(f"ksi guardian: the owner of {cluster} (pid {record.pid}) is gone; deleting it",
                   flush=True)
             end_workload(cluster)
+            # the news first: the other members stop a delete's time (seconds) earlier
+            if record.job_dir and record.job_id:
+                from ksi.rendezvous import mark_dead
+
+                mark_dead(Path(record.job_dir), record.rank, leader=record.leader,
+                          why=f"was killed on {record.host}; its guardian deletes its cluster")
             try:
                 teardown(Kind(Runner(grace=3.0)), cluster, record, timeout=C.TEARDOWN_TIMEOUT)
             except KsiError as exc:
                 print(f"ksi guardian: could not delete {cluster}: {exc.message}", flush=True)
                 return 1
             print(f"ksi guardian: deleted {cluster}", flush=True)
-            if record.job_dir and record.job_id:
-                from ksi.rendezvous import mark_dead
-
-                mark_dead(Path(record.job_dir), record.rank, leader=record.leader,
-                          why=f"was killed on {record.host}; its guardian deleted its cluster")
             return 0
         time.sleep(POLL)
 

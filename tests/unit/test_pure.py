@@ -70,3 +70,24 @@ def test_a_member_that_finished_is_not_marked_dead(tmp_path):
     mark_dead(tmp_path, 1, leader=False, why="x")
     assert json.loads(path.read_text())["status"] == "done"
     assert not (tmp_path / "outcome.json").exists()
+
+
+def test_a_guardian_tells_the_others_before_it_deletes_the_cluster(tmp_path, monkeypatch):
+    """The other members stop at once, not a `kind delete` later (seconds with real kind)."""
+    from ksi import cluster, guardian, registry
+
+    (tmp_path / "members").mkdir()
+    (tmp_path / "members" / "2.json").write_text(json.dumps({"rank": 2, "node": "n3", "status": "joined"}))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    record = registry.Record(name="ksi-1-0-2", host="n3", pid=1, pid_start="x", job_id="1",
+                             step_id="0", rank=2, created=0.0, run_dir=str(run_dir),
+                             job_dir=str(tmp_path))
+    seen = []
+    monkeypatch.setattr(registry, "load", lambda name: record)
+    monkeypatch.setattr(registry, "owner_alive", lambda r: False)
+    monkeypatch.setattr(guardian, "end_workload", lambda name: 0)
+    monkeypatch.setattr(cluster, "teardown", lambda *a, **k: seen.append(
+        json.loads((tmp_path / "members" / "2.json").read_text())["status"]))
+    assert guardian.watch("ksi-1-0-2") == 0
+    assert seen == ["failed"] and (tmp_path / "failed.json").exists()
