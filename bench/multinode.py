@@ -295,6 +295,46 @@ def tables(results: list[Result], scale: float) -> str:
     return "\n".join(out)
 
 
+def ksi_at(rev: str) -> Path:
+    """ksi's package and templates as they were at ``rev`` (``git archive``), for a before/after
+    comparison: the runs find it first on ``PYTHONPATH``; the doubles and the bench stay this
+    checkout's, so only ksi differs."""
+    dest = Path(tempfile.mkdtemp(prefix="ksi-rev-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "ksi", "templates"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def compare(cluster: SlurmCluster, rev: str, nodes_list: list[int], repeat: int, scale: float,
+            log=print) -> str:
+    """The leader's raw phases (no delay subtracted), ksi at ``rev`` against this checkout, with
+    Liqo, runs interleaved (before, after, before, ...) so that both see the same machine."""
+    delays = {k: v * scale for k, v in REAL.items()}
+    old = ksi_at(rev)
+    try:
+        sets: dict[tuple[int, str], list[Run]] = {}
+        for nodes in nodes_list:
+            for i in range(repeat):
+                for label, env in ((rev, {"PYTHONPATH": str(old)}), ("this checkout", {})):
+                    run = one_run(cluster, nodes, delays, True, env)
+                    log(f"  N={nodes} {label} run {i + 1}/{repeat}: {run.wall:.1f}s")
+                    sets.setdefault((nodes, label), []).append(run)
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+    keys = list(sets)
+    out = ["| leader phase, median s | " + " | ".join(f"N={n} {label}" for n, label in keys) + " |",
+           "| --- |" + " --- |" * len(keys)]
+    out.append("| **T(N)** (runs) | " + " | ".join(
+        f"**{statistics.median(r.wall for r in sets[k]):.1f}** ("
+        + " ".join(f"{r.wall:.1f}" for r in sets[k]) + ")" for k in keys) + " |")
+    names = list(dict.fromkeys(p for runs in sets.values() for r in runs for p in r.phases))
+    for name in names:
+        out.append(f"| {name} | " + " | ".join(
+            f"{statistics.median(r.phases.get(name, 0.0) for r in sets[k]):.2f}" for k in keys) + " |")
+    return "\n".join(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.1)
@@ -303,10 +343,17 @@ def main() -> int:
     parser.add_argument("--harness-base", default=None)
     parser.add_argument("--no-side-by-side", action="store_true",
                         help="federation only (no --no-federation runs)")
+    parser.add_argument("--compare", metavar="REV",
+                        help="leader phases of ksi at git revision REV against this checkout "
+                             "(with Liqo, runs interleaved), e.g. before an overlap")
     args = parser.parse_args()
     nodes_list = [int(n) for n in args.nodes.split(",")]
     cluster = harness(args.harness_base, max(nodes_list + [16]))
     cluster.up(timeout=120, started_by="bench")
+    if args.compare:
+        print(compare(cluster, args.compare, nodes_list, args.repeat, args.scale,
+                      log=lambda s: print(s, file=sys.stderr, flush=True)))
+        return 0
     modes = (True,) if args.no_side_by_side else (True, False)
     results = run_set(cluster, nodes_list, args.repeat, args.scale, modes,
                       log=lambda s: print(s, file=sys.stderr, flush=True))
