@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
-import yaml
-
 from ksi import constants as C
 from ksi.errors import BringUpError, PhaseTimeout
 from ksi.signals import Shutdown
@@ -53,6 +51,8 @@ class Credentials:
 
 
 def _ca_from_kubeconfig(path: Path) -> tuple[str, bytes]:
+    import yaml  # lazy: off the path to the first phase (kubernetes.config imports it anyway)
+
     doc = yaml.safe_load(path.read_text())
     cluster = doc["clusters"][0]["cluster"]
     return cluster["server"], base64.b64decode(cluster["certificate-authority-data"])
@@ -330,5 +330,7 @@ def user_kubeconfig(context: str, creds: Credentials, namespace: str) -> str:
         }}],
         "preferences": {},
     }
+    import yaml
+
     text: str = yaml.safe_dump(doc, sort_keys=False)
     return text

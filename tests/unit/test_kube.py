@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -107,3 +109,35 @@ def test_a_refusal_other_than_409_is_one_line_with_the_servers_reason(world, clu
                               "403 Forbidden: namespaces is forbidden: ")
     assert 'User "system:serviceaccount:default:nobody" cannot create resource "namespaces"' \
         in message
+
+
+def _loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules a fresh interpreter holds after ``code``."""
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(*sorted(sys.modules))"],
+                         text=True, capture_output=True, timeout=60, check=True,
+                         env={**os.environ, **(env or {})}).stdout
+    return set(out.split())
+
+
+def test_requests_load_no_generated_api_or_model_class(world, cluster):
+    """``CoreV1Api`` and its pydantic models cost 0.6 s of CPU per member (issue 14): every
+    request goes through ``ApiClient`` alone, answers stay JSON."""
+    loaded = _loaded_after(
+        "from pathlib import Path\nfrom ksi.kube import Kube\nfrom ksi.signals import Shutdown\n"
+        f"k = Kube(Path({str(cluster)!r}), 'kind-{NAME}')\n"
+        "k.wait_ready(timeout=30, shutdown=Shutdown())\nk.admin_token(3600)\n"
+        f"k.ensure_namespace({C.WORKLOAD_NAMESPACE!r})\nk.events()\nk.pods('kube-system')\n"
+        "k.close()")
+    assert "kubernetes.client.api_client" in loaded
+    generated = sorted(m for m in loaded if m.startswith(("kubernetes.client.api.",
+                                                          "kubernetes.client.models.")))
+    assert generated == []
+
+
+def test_the_path_to_the_first_phase_imports_no_client_and_no_yaml():
+    """``ksi run`` up to its first phase imports only what it uses there; the kubernetes client
+    (and the YAML it reads kubeconfigs with) loads in the background while ``kind create`` runs
+    (``kube.preload``)."""
+    loaded = _loaded_after("import ksi.cli, ksi.cli.run, ksi.orchestrator")
+    assert "ksi.orchestrator" in loaded
+    assert not {"kubernetes", "pydantic", "yaml", "concurrent.futures", "argparse"} & loaded
