@@ -8,7 +8,8 @@ workload gets that token, never the admin certificate.
 The client stays in the stack for what it does well -- the kubeconfig (``kubernetes.config``),
 its ``Configuration``, ``ApiClient`` and the urllib3 REST client with its TLS verification --
 but its generated API classes are not used: ``CoreV1Api`` alone imports hundreds of pydantic
-models, 0.6 s of CPU per member (issue 14), to build objects of which ksi reads three fields.
+models: half of ksi's CPU per member (issue 14, docs/performance.md), to build objects
+of which ksi reads a few fields.
 Every request goes through ``Kube.send`` as the generated methods do (``param_serialize`` with
 ``auth_settings=['BearerToken']``, ``call_api``, ``read``), with JSON bodies and answers as
 dicts, and errors as the client's ``ApiException`` (``ApiException.from_response``).
@@ -130,7 +131,11 @@ class Kube:
         """``send``, the answer's JSON as dicts and lists."""
         answer = self.send(method, path, query=query, body=body, timeout=timeout)
         data = answer.read()  # type: ignore[no-untyped-call]  # kubernetes/client/rest.py
-        return json.loads(data) if data else {}
+        try:
+            return json.loads(data) if data else {}
+        except ValueError:
+            raise BringUpError(f"the API server answered {method} {path} with something that "
+                               f"is not JSON: {data[:80]!r}") from None
 
     def _create(self, path: str, body: dict[str, Any], what: str) -> None:
         """POST ``body``; one that exists already (409) is what we wanted."""

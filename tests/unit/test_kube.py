@@ -141,3 +141,28 @@ def test_the_path_to_the_first_phase_imports_no_client_and_no_yaml():
     loaded = _loaded_after("import ksi.cli, ksi.cli.run, ksi.orchestrator")
     assert "ksi.orchestrator" in loaded
     assert not {"kubernetes", "pydantic", "yaml", "concurrent.futures", "argparse"} & loaded
+
+
+def test_a_kubeconfig_that_disables_tls_verification_is_refused(world, cluster):
+    import yaml
+
+    doc = yaml.safe_load(cluster.read_text())
+    doc["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+    insecure = world.base / "insecure.kubeconfig"
+    insecure.write_text(yaml.safe_dump(doc))
+    with pytest.raises(BringUpError, match="disables TLS verification; ksi refuses it"):
+        Kube(insecure, f"kind-{NAME}")
+
+
+def test_the_proxy_of_the_environment_is_not_used_for_the_cluster(world, cluster, monkeypatch):
+    """The cluster is on this node or a member's: a site proxy (which would refuse it) is
+    never in the way."""
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # discard port: nothing answers
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    kube = Kube(cluster, f"kind-{NAME}")
+    try:
+        assert kube.nodes(timeout=5)
+    finally:
+        kube.close()
