@@ -120,7 +120,7 @@ def _loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
 
 
 def test_requests_load_no_generated_api_or_model_class(world, cluster):
-    """``CoreV1Api`` and its pydantic models cost 0.6 s of CPU per member (issue 14): every
+    """``CoreV1Api`` and its pydantic models were half of ksi's CPU per member (issue 14): every
     request goes through ``ApiClient`` alone, answers stay JSON."""
     loaded = _loaded_after(
         "from pathlib import Path\nfrom ksi.kube import Kube\nfrom ksi.signals import Shutdown\n"
