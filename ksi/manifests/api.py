@@ -44,7 +44,10 @@ class Api:
         if stream:
             return resp.response
         data = resp.read()  # type: ignore[no-untyped-call]  # kubernetes/client/rest.py RESTResponse
-        return json.loads(data) if data else {}
+        try:
+            return json.loads(data) if data else {}
+        except ValueError:  # not JSON (a proxy's page): its text, as a refusal's message would be
+            return {"message": data.decode(errors="replace").strip()}
 
     def list(self, path: str) -> list[dict[str, Any]]:
         return list(self.request("GET", path).get("items") or [])
