@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from ksi import constants as C
 from ksi.errors import KsiError
@@ -46,7 +47,7 @@ def collect(kind: Kind, plan: RunPlan, out: Path, *, quick: bool = False,
     try:
         _from_api(plan, out, errors, deadline=started + (total if quick else total / 2))
     except Exception as exc:  # noqa: BLE001 - best effort; a broken API is itself the finding
-        errors.append(f"API: {exc}")
+        errors.append(f"API: {_first_line(exc)}")
     if not quick:
         try:
             kind.export_logs(plan.cluster_name, out / "kind-logs", timeout=left())
@@ -73,32 +74,48 @@ def _from_api(plan: RunPlan, out: Path, errors: list[str], deadline: float) -> N
     kube = Kube(plan.kind_kubeconfig, context=f"kind-{plan.cluster_name}")
     try:
         timeout = max(1.0, deadline - time.monotonic())
-        events = kube.core.list_event_for_all_namespaces(_request_timeout=timeout).items
-        events.sort(key=lambda e: str(e.last_timestamp or e.event_time or ""))
-        lines = [f"{e.last_timestamp or e.event_time or ''} {e.type} "
-                 f"{e.involved_object.namespace or '-'}/{e.involved_object.kind}/"
-                 f"{e.involved_object.name} {e.reason}: {e.message}" for e in events]
-        write_private(out / "events.txt", "\n".join(lines) + "\n")
-        pods = kube.core.list_namespaced_pod(C.WORKLOAD_NAMESPACE,
-                                             _request_timeout=timeout).items
+        events = kube.events(timeout=timeout)
+        events.sort(key=_when)
+        write_private(out / "events.txt", "".join(_event_line(e) + "\n" for e in events))
+        pods = kube.pods(C.WORKLOAD_NAMESPACE, timeout=timeout)
         if pods:
             pod_dir = private_dir(out / "pods", what="diagnostics directory")
         for pod in pods:
-            meta, spec = pod.metadata, pod.spec
-            if meta is None or spec is None or not meta.name or not meta.namespace:
+            meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+            pod_name, namespace = meta.get("name"), meta.get("namespace")
+            if not pod_name or not namespace:
                 continue
-            for container in spec.containers:
+            for container in spec.get("containers") or []:
                 if time.monotonic() > deadline:
                     errors.append("pod logs: out of time")
                     return
-                name = f"{meta.namespace}_{meta.name}_{container.name}.log"
+                name = f"{namespace}_{pod_name}_{container.get('name')}.log"
                 try:
-                    text = kube.core.read_namespaced_pod_log(
-                        meta.name, meta.namespace, container=container.name,
-                        _request_timeout=max(1.0, deadline - time.monotonic()))
+                    text = kube.logs(namespace, pod_name, str(container.get("name")),
+                                     timeout=max(1.0, deadline - time.monotonic()))
                 except Exception as exc:  # noqa: BLE001
-                    errors.append(f"log of {name}: {str(exc).splitlines()[0] if str(exc) else exc}")
+                    errors.append(f"log of {name}: {_first_line(exc)}")
                     continue
-                write_private(pod_dir / name, text if isinstance(text, str) else str(text))
+                write_private(pod_dir / name, text)
     finally:
         kube.close()
+
+
+def _when(event: dict[str, Any]) -> str:
+    """An Event's time as the API server wrote it (RFC 3339 strings sort in time order)."""
+    return str(event.get("lastTimestamp") or event.get("eventTime") or "")
+
+
+def _event_line(e: dict[str, Any]) -> str:
+    obj = e.get("involvedObject") or {}
+    return (f"{_when(e)} {e.get('type')} {obj.get('namespace') or '-'}/{obj.get('kind')}/"
+            f"{obj.get('name')} {e.get('reason')}: {e.get('message')}")
+
+
+def _first_line(exc: Exception) -> str:
+    from ksi.kube import refusal
+
+    if getattr(exc, "status", None) is not None:  # the client's ApiException
+        return refusal(exc)
+    text = str(exc).splitlines()
+    return text[0] if text else type(exc).__name__

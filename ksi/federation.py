@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import re
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ksi import constants as C
 from ksi.cluster import MAX_PODS
@@ -31,6 +30,9 @@ from ksi.exec import Runner
 from ksi.plan import RunPlan
 from ksi.signals import LinkedStop, Shutdown
 from ksi.tools.liqoctl import Liqoctl
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 #: A Helm value path as ``--set`` takes it (helm pkg/strvals: dotted names, ``[N]`` indexes).
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(\[[0-9]+\])*(\.[A-Za-z0-9_-]+(\[[0-9]+\])*)*$")
@@ -130,6 +132,8 @@ class Peering:
     """
 
     def __init__(self, plan: RunPlan) -> None:
+        from concurrent.futures import ThreadPoolExecutor  # lazy: only a leader peers
+
         self.plan = plan
         self._pool = ThreadPoolExecutor(max_workers=PEER_CONCURRENCY,
                                         thread_name_prefix="ksi-peer")

@@ -30,7 +30,6 @@ first, and ``ksi delete --stale`` (see ``reaper``).
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
@@ -177,6 +176,8 @@ def watch(cluster: str) -> int:
 
 
 def main() -> int:
+    import argparse  # lazy: `ksi run` imports this module only to start the guardian
+
     parser = argparse.ArgumentParser(prog="ksi.guardian", description=__doc__.splitlines()[0])
     parser.add_argument("cluster")
     return watch(parser.parse_args().cluster)

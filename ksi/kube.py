@@ -1,31 +1,45 @@
-"""The Kubernetes API, through the ``kubernetes`` client, always verifying TLS.
+"""The Kubernetes API, through the ``kubernetes`` client's connection, always verifying TLS.
 
 ksi talks to its cluster with kind's admin kubeconfig (a client certificate) to wait for the
 nodes, create the ``admin-user`` service account bound to ``cluster-admin`` (the original KSI's
 contract) and request its token through the TokenRequest API with an explicit lifetime.  The
-workload gets that token, never the admin certificate.  ``kubernetes`` costs ~0.25 s to import,
-so it is imported here, lazily.
+workload gets that token, never the admin certificate.
+
+The client stays in the stack for what it does well -- the kubeconfig (``kubernetes.config``),
+its ``Configuration``, ``ApiClient`` and the urllib3 REST client with its TLS verification --
+but its generated API classes are not used: ``CoreV1Api`` alone imports hundreds of pydantic
+models: half of ksi's CPU per member (issue 14, docs/performance.md), to build objects
+of which ksi reads a few fields.
+Every request goes through ``Kube.send`` as the generated methods do (``param_serialize`` with
+``auth_settings=['BearerToken']``, ``call_api``, ``read``), with JSON bodies and answers as
+dicts, and errors as the client's ``ApiException`` (``ApiException.from_response``).
+``kubernetes`` costs ~0.25 s to import, so it is imported here, lazily (``preload``).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
-
-import yaml
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
 from ksi import constants as C
 from ksi.errors import BringUpError, PhaseTimeout
 from ksi.signals import Shutdown
+
+if TYPE_CHECKING:
+    from kubernetes.client.rest import RESTResponse
 
 REQUEST_TIMEOUT = 10.0
 #: seconds between two readiness checks (a local API call; every 0.5 s lost 0.25 s on average)
 READY_POLL = 0.2
 #: seconds one readiness check may take
 READY_REQUEST = 2.0
+#: a request's bound: seconds in all, (connect, read) seconds, or None for a stream that lasts
+#: as long as what it follows (a container's log with ``follow``)
+Timeout = Union[float, tuple[float, float], None]
 
 
 @dataclass(frozen=True)
@@ -33,24 +47,27 @@ class Credentials:
     server: str
     ca_pem: bytes
     token: str
+    #: the token's ``expirationTimestamp`` as the API server wrote it (RFC 3339)
     expires: str
 
 
 def _ca_from_kubeconfig(path: Path) -> tuple[str, bytes]:
+    import yaml  # lazy: off the path to the first phase (kubernetes.config imports it anyway)
+
     doc = yaml.safe_load(path.read_text())
     cluster = doc["clusters"][0]["cluster"]
     return cluster["server"], base64.b64decode(cluster["certificate-authority-data"])
 
 
 def preload() -> None:
-    """Import ``kubernetes`` in a background thread, while ``kind create`` runs: the import
+    """Import what ``Kube`` needs in a background thread, while ``kind create`` runs: the import
     costs 0.25 s of CPU (0.5 s on a busy node) that would otherwise delay the first readiness
     check, and a dead leader's news with it (``ksi/watch.py``)."""
     import threading
 
     def load() -> None:
         try:
-            import kubernetes.client  # noqa: F401
+            import kubernetes.client.api_client  # noqa: F401
             import kubernetes.config  # noqa: F401
         except Exception:  # noqa: BLE001 - Kube() imports again and reports the problem
             pass
@@ -62,11 +79,12 @@ class Kube:
     """A connection to one cluster through a kubeconfig and context."""
 
     def __init__(self, kubeconfig: Path, context: str | None = None) -> None:
-        from kubernetes import client, config
+        from kubernetes import config
+        from kubernetes.client.api_client import ApiClient
+        from kubernetes.client.configuration import Configuration
 
         self.kubeconfig = kubeconfig
-        self.client = client
-        cfg = client.Configuration()
+        cfg = Configuration()
         # kubernetes/config/kube_config.py: load_kube_config has no annotations
         config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=str(kubeconfig), context=context, client_configuration=cfg)
@@ -74,37 +92,80 @@ class Kube:
         # which the client would otherwise take from the environment.
         cfg.proxy = None
         cfg.no_proxy = None
-        self.api = client.ApiClient(cfg)
-        if not self.api.configuration.verify_ssl:  # never: a kubeconfig that says so is refused
+        if not cfg.verify_ssl:  # never: a kubeconfig that says so is refused
             raise BringUpError(f"{kubeconfig} disables TLS verification; ksi refuses it")
-        self.core = client.CoreV1Api(self.api)
-        self.rbac = client.RbacAuthorizationV1Api(self.api)
+        self.api = ApiClient(cfg)
 
     def close(self) -> None:
         self.api.close()  # type: ignore[no-untyped-call]  # kubernetes/client/api_client.py
 
+    # --- the one way to the API server -------------------------------------------------------
+    def send(self, method: str, path: str, *, query: Sequence[tuple[str, str]] = (),
+             body: Any = None, content_type: str | None = None,
+             timeout: Timeout = REQUEST_TIMEOUT) -> RESTResponse:
+        """One request, serialised and authenticated as the client's generated methods do it
+        (kubernetes/client/api/core_v1_api.py ``_list_node_serialize``: ``Accept`` JSON,
+        ``auth_settings=['BearerToken']``, so that a kubeconfig with a token works as one with a
+        client certificate does); the answer unread, its body not yet loaded (a log followed).
+
+        A status outside 2xx raises the client's ``ApiException`` (``from_response``, as
+        ``ApiClient.response_deserialize`` does), with the body, whose ``message`` says why.
+        """
+        from kubernetes.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        m, url, h, b, _ = self.api.param_serialize(
+            method=method, resource_path=path, query_params=list(query), header_params=headers,
+            body=body, auth_settings=["BearerToken"])
+        answer = self.api.call_api(m, url, header_params=h, body=b, _request_timeout=timeout)
+        if not 200 <= answer.status <= 299:
+            data = answer.read()  # type: ignore[no-untyped-call]  # kubernetes/client/rest.py
+            raise ApiException.from_response(
+                http_resp=answer, body=data.decode("utf-8", errors="replace"), data=None)
+        return answer
+
+    def _call(self, method: str, path: str, *, query: Sequence[tuple[str, str]] = (),
+              body: Any = None, timeout: Timeout = REQUEST_TIMEOUT) -> Any:
+        """``send``, the answer's JSON as dicts and lists."""
+        answer = self.send(method, path, query=query, body=body, timeout=timeout)
+        data = answer.read()  # type: ignore[no-untyped-call]  # kubernetes/client/rest.py
+        try:
+            return json.loads(data) if data else {}
+        except ValueError:
+            raise BringUpError(f"the API server answered {method} {path} with something that "
+                               f"is not JSON: {data[:80]!r}") from None
+
+    def _create(self, path: str, body: dict[str, Any], what: str) -> None:
+        """POST ``body``; one that exists already (409) is what we wanted."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self._call("POST", path, body=body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise BringUpError(f"the API server refused to create {what}: {refusal(exc)}",
+                                   hint="the cluster's RBAC or admission may forbid it; rerun "
+                                   "with -v for the whole answer") from exc
+
     # --- readiness ---------------------------------------------------------------------------
-    def nodes(self, timeout: float = REQUEST_TIMEOUT) -> list[Any]:
-        return list(self.core.list_node(_request_timeout=timeout).items)
+    def nodes(self, timeout: float = REQUEST_TIMEOUT) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/v1/nodes", timeout=timeout).get("items") or [])
 
     def has_pods(self, namespace: str, selector: str, timeout: float = READY_REQUEST) -> bool:
-        """True when ``namespace`` has a pod matching the label ``selector``.  Read as plain
-        JSON: only the count matters, and the client's models would refuse a pod whose spec
-        they find incomplete (and cost CPU to build)."""
-        import json
+        """True when ``namespace`` has a pod matching the label ``selector``."""
+        answer = self._call("GET", f"/api/v1/namespaces/{namespace}/pods",
+                            query=[("labelSelector", selector), ("limit", "1")], timeout=timeout)
+        return bool(answer.get("items"))
 
-        answer = self.core.list_namespaced_pod(namespace, label_selector=selector, limit=1,
-                                               _request_timeout=timeout, _preload_content=False)
-        # with _preload_content=False the client hands back the urllib3 response, not a model
-        return bool(json.loads(answer.data).get("items"))  # type: ignore[attr-defined]
-
-    def _nodes_watching(self, shutdown: Shutdown) -> list[Any]:
+    def _nodes_watching(self, shutdown: Shutdown) -> list[dict[str, Any]]:
         """``nodes()`` in a helper thread, so that a stop (a signal, a dead leader's news from
         ``ksi/watch.py``) is seen within 50 ms even while the API server is slow to answer
         (a busy node); the request itself is bounded to ``READY_REQUEST``."""
         import threading
 
-        found: list[list[Any]] = []
+        found: list[list[dict[str, Any]]] = []
         failed: list[Exception] = []
 
         def call() -> None:
@@ -146,9 +207,10 @@ class Kube:
             try:
                 nodes = self._nodes_watching(shutdown)
                 answered = True
-                not_ready = [n.metadata.name for n in nodes if not _is_ready(n)]
+                names = [_name(n) for n in nodes]
+                not_ready = [_name(n) for n in nodes if not _is_ready(n)]
                 if len(nodes) >= expect and not not_ready:
-                    return [n.metadata.name for n in nodes]
+                    return names
                 if not_ready:
                     state = "not Ready: " + ", ".join(sorted(not_ready))
                 else:
@@ -169,53 +231,86 @@ class Kube:
     # --- credentials -------------------------------------------------------------------------
     def admin_token(self, ttl_seconds: int) -> Credentials:
         """ServiceAccount ``admin-user`` bound to cluster-admin, and a token for it."""
-        c = self.client
-        ns, name = C.ADMIN_NAMESPACE, C.ADMIN_SERVICE_ACCOUNT
-        self._create_ok_if_exists(
-            lambda: self.core.create_namespaced_service_account(
-                ns, c.V1ServiceAccount(metadata=c.V1ObjectMeta(name=name)),
-                _request_timeout=REQUEST_TIMEOUT))
-        self._create_ok_if_exists(
-            lambda: self.rbac.create_cluster_role_binding(
-                c.V1ClusterRoleBinding(
-                    metadata=c.V1ObjectMeta(name=name),
-                    role_ref=c.V1RoleRef(api_group="rbac.authorization.k8s.io",
-                                         kind="ClusterRole", name="cluster-admin"),
-                    subjects=[c.RbacV1Subject(kind="ServiceAccount", name=name, namespace=ns)]),
-                _request_timeout=REQUEST_TIMEOUT))
-        ttl = max(int(ttl_seconds), C.MIN_TOKEN_TTL)
-        request = c.AuthenticationV1TokenRequest(
-            spec=c.V1TokenRequestSpec(audiences=[], expiration_seconds=ttl))
-        answer = self.core.create_namespaced_service_account_token(
-            name, ns, request, _request_timeout=REQUEST_TIMEOUT)
-        server, ca = _ca_from_kubeconfig(self.kubeconfig)
-        status = answer.status
-        if status is None or not status.token:
-            raise BringUpError("the API server answered the TokenRequest without a token")
-        expires = status.expiration_timestamp
-        return Credentials(server=server, ca_pem=ca, token=status.token,
-                           expires=expires.isoformat() if expires is not None else "")
-
-    def ensure_namespace(self, name: str) -> None:
-        c = self.client
-        self._create_ok_if_exists(lambda: self.core.create_namespace(
-            c.V1Namespace(metadata=c.V1ObjectMeta(name=name)), _request_timeout=REQUEST_TIMEOUT))
-
-    def _create_ok_if_exists(self, call: Callable[[], Any]) -> None:
         from kubernetes.client.exceptions import ApiException
 
+        ns, name = C.ADMIN_NAMESPACE, C.ADMIN_SERVICE_ACCOUNT
+        self._create(f"/api/v1/namespaces/{ns}/serviceaccounts",
+                     {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}},
+                     f"service account {ns}/{name}")
+        self._create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
+        }, f"cluster role binding {name}")
+        ttl = max(int(ttl_seconds), C.MIN_TOKEN_TTL)
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                   "spec": {"audiences": [], "expirationSeconds": ttl}}
         try:
-            call()
+            answer = self._call("POST", f"/api/v1/namespaces/{ns}/serviceaccounts/{name}/token",
+                                body=request)
         except ApiException as exc:
-            if exc.status != 409:
-                raise BringUpError(f"the API server refused a request: {exc.status} "
-                                   f"{exc.reason}") from exc
+            raise BringUpError(f"the API server refused the token of {ns}/{name}: "
+                               f"{refusal(exc)}") from exc
+        server, ca = _ca_from_kubeconfig(self.kubeconfig)
+        status = answer.get("status") or {}
+        if not status.get("token"):
+            raise BringUpError("the API server answered the TokenRequest without a token")
+        return Credentials(server=server, ca_pem=ca, token=status["token"],
+                           expires=str(status.get("expirationTimestamp") or ""))
+
+    def ensure_namespace(self, name: str) -> None:
+        self._create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                            "metadata": {"name": name}}, f"namespace {name}")
+
+    # --- diagnostics and the workload's watch --------------------------------------------------
+    def events(self, namespace: str | None = None,
+               timeout: float = REQUEST_TIMEOUT) -> list[dict[str, Any]]:
+        """The core/v1 Events of ``namespace``, of every namespace when None."""
+        path = f"/api/v1/namespaces/{namespace}/events" if namespace else "/api/v1/events"
+        return list(self._call("GET", path, timeout=timeout).get("items") or [])
+
+    def pods(self, namespace: str, timeout: float = REQUEST_TIMEOUT) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/api/v1/namespaces/{namespace}/pods",
+                               timeout=timeout).get("items") or [])
+
+    def logs(self, namespace: str, pod: str, container: str,
+             timeout: float = REQUEST_TIMEOUT) -> str:
+        """The log of one container (its text, as ``kubectl logs`` prints it)."""
+        answer = self.send("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
+                           query=[("container", container)], timeout=timeout)
+        data: bytes = answer.read()  # type: ignore[no-untyped-call]  # kubernetes/client/rest.py
+        return data.decode("utf-8", errors="replace")
 
 
-def _is_ready(node: Any) -> bool:
-    for cond in (node.status.conditions or []) if node.status else []:
-        if cond.type == "Ready":
-            return bool(cond.status == "True")
+def status_message(exc: Exception) -> str:
+    """What the API server said in a refusal (an ``ApiException``): the ``message`` of its
+    Status answer (k8s.io/apimachinery pkg/apis/meta/v1 ``Status``), else the body's text."""
+    body = str(getattr(exc, "body", None) or "")
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return body.strip()
+    return str(answer.get("message") or "") if isinstance(answer, dict) else body.strip()
+
+
+def refusal(exc: Exception) -> str:
+    """One line for an ``ApiException``: ``403 Forbidden: <the server's message>``."""
+    status, reason = getattr(exc, "status", None), getattr(exc, "reason", None)
+    line = " ".join(str(x) for x in (status, reason) if x) or type(exc).__name__
+    message = status_message(exc)
+    return " ".join((f"{line}: {message}" if message else line).split())[:300]
+
+
+def _name(node: dict[str, Any]) -> str:
+    return str((node.get("metadata") or {}).get("name") or "?")
+
+
+def _is_ready(node: dict[str, Any]) -> bool:
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
     return False
 
 
@@ -240,5 +335,7 @@ def user_kubeconfig(context: str, creds: Credentials, namespace: str) -> str:
         }}],
         "preferences": {},
     }
+    import yaml
+
     text: str = yaml.safe_dump(doc, sort_keys=False)
     return text

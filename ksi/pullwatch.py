@@ -21,9 +21,12 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ksi import images
+
+if TYPE_CHECKING:
+    from ksi.kube import Kube
 
 POLL = 2.0
 #: the kubelet's messages, and the state each one means
@@ -31,10 +34,11 @@ _PULL_FAILED = (re.compile(r'^Failed to pull image "([^"]+)"'), "ErrImagePull")
 _BACK_OFF = (re.compile(r'^Back-off pulling image "([^"]+)"'), "ImagePullBackOff")
 
 
-def failed_image(event: Any) -> tuple[str, str] | None:
-    """``(image, state)`` when ``event`` (a core/v1 Event) says an image cannot be pulled."""
-    reason = getattr(event, "reason", None)
-    message = getattr(event, "message", None) or ""
+def failed_image(event: dict[str, Any]) -> tuple[str, str] | None:
+    """``(image, state)`` when ``event`` (a core/v1 Event, as JSON) says an image cannot be
+    pulled."""
+    reason = event.get("reason")
+    message = str(event.get("message") or "")
     for (pattern, state), wanted in ((_PULL_FAILED, "Failed"), (_BACK_OFF, "BackOff")):
         match = pattern.match(message)
         if reason == wanted and match:
@@ -51,7 +55,7 @@ def hint(image: str, state: str, pod: str, shared_dir: Path) -> str:
 class PullWatch:
     """A daemon thread listing the namespace's events until ``stop``; says each image once."""
 
-    def __init__(self, kube_factory: Callable[[], Any], namespace: str, shared_dir: Path,
+    def __init__(self, kube_factory: Callable[[], "Kube"], namespace: str, shared_dir: Path,
                  say: Callable[[str], None]) -> None:
         self.kube_factory = kube_factory
         self.namespace = namespace
@@ -72,20 +76,20 @@ class PullWatch:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def check(self, kube: Any) -> None:
+    def check(self, kube: "Kube") -> None:
         """One look at the events."""
-        events = kube.core.list_namespaced_event(self.namespace, _request_timeout=5).items
-        for event in events:
+        for event in kube.events(self.namespace, timeout=5):
             found = failed_image(event)
             if found is None or found[0] in self.reported:
                 continue
             self.reported.add(found[0])
-            obj = event.involved_object
-            pod = f"pod {obj.namespace or self.namespace}/{obj.name}" if obj else "a pod"
+            obj = event.get("involvedObject")
+            pod = (f"pod {obj.get('namespace') or self.namespace}/{obj.get('name')}" if obj
+                   else "a pod")
             self.say(hint(found[0], found[1], pod, self.shared_dir))
 
     def _loop(self) -> None:
-        kube = None
+        kube: "Kube | None" = None
         try:
             while not self._stop.wait(POLL):
                 try:

@@ -15,7 +15,8 @@ REQUEST_TIMEOUT = 10.0
 
 
 class Api:
-    """Raw JSON requests through the kubernetes client's TLS-verifying, proxy-free connection."""
+    """Raw JSON requests through ``Kube.send``: the kubernetes client's TLS-verifying, proxy-free
+    connection, with the workload's token."""
 
     def __init__(self, kubeconfig: Path, context: str | None) -> None:
         from ksi.kube import Kube
@@ -27,24 +28,26 @@ class Api:
 
     def request(self, method: str, path: str, query: Sequence[tuple[str, str]] = (), body: Any = None,
                 ctype: str | None = None, stream: bool = False) -> Any:
-        headers = {"Accept": "application/json"}
-        if ctype:
-            headers["Content-Type"] = ctype
-        api = self.kube.api
-        m, url, h, b, _ = api.param_serialize(method=method, resource_path=path, query_params=list(query),
-                                              header_params=headers, body=body, auth_settings=["BearerToken"])
-        timeout = None if stream else REQUEST_TIMEOUT
-        resp = api.call_api(m, url, header_params=h, body=b, _request_timeout=timeout)
-        if stream and 200 <= resp.status < 300:
+        """The answer's JSON (the urllib3 response itself when ``stream``: a followed log, unbounded
+        in time as ``kubectl logs -f`` is; it ends with the container); a refusal raises
+        ``ApiFailure`` with the server's message."""
+        from kubernetes.client.exceptions import ApiException
+
+        from ksi.kube import status_message
+
+        try:
+            resp = self.kube.send(method, path, query=query, body=body, content_type=ctype,
+                                  timeout=None if stream else REQUEST_TIMEOUT)
+        except ApiException as exc:
+            raise ApiFailure(int(exc.status or 0),
+                             status_message(exc) or f"HTTP {exc.status}") from None
+        if stream:
             return resp.response
         data = resp.read()  # type: ignore[no-untyped-call]  # kubernetes/client/rest.py RESTResponse
         try:
-            obj = json.loads(data) if data else {}
-        except ValueError:
-            obj = {"message": data.decode(errors="replace").strip()}
-        if not 200 <= resp.status < 300:
-            raise ApiFailure(resp.status, obj.get("message") or f"HTTP {resp.status}")
-        return obj
+            return json.loads(data) if data else {}
+        except ValueError:  # not JSON (a proxy's page): its text, as a refusal's message would be
+            return {"message": data.decode(errors="replace").strip()}
 
     def list(self, path: str) -> list[dict[str, Any]]:
         return list(self.request("GET", path).get("items") or [])

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable, Mapping, Sequence
 
-import yaml
 
 from ksi import constants as C
 from ksi.errors import UsageError, WorkloadNotFound, WorkloadNotRunnable
@@ -140,6 +139,8 @@ def _read(source: str, path: Path, stdin: IO[str] | None) -> Iterable[tuple[str,
 
 
 def _parse(source: str, text: str, namespace: str) -> list[Document]:
+    import yaml  # lazy: only a manifest workload reads YAML (ksi/inputs.py imports us)
+
     out: list[Document] = []
     try:
         bodies = list(yaml.safe_load_all(text))

@@ -458,6 +458,23 @@ def test_a_failed_run_keeps_diagnostics_without_the_token(world):
             assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
 
 
+def test_a_failed_run_keeps_the_events_and_the_workload_pods_logs(world):
+    """What the API says (every Event, each container's log) is saved before the cluster goes."""
+    script = world.base / "work" / "pod.sh"
+    script.write_text("kubectl run hello --image=busybox:1.36 --restart=Never --command -- "
+                      "sh -c 'echo hello from the pod' >/dev/null\n"
+                      "kubectl wait --for=jsonpath='{.status.phase}'=Succeeded pod/hello "
+                      "--timeout=30s >/dev/null\nexit 3\n")
+    res = world.ksi("run", str(script))
+    assert res.returncode == 3, res.stderr
+    [where] = _diagnostics(world)
+    assert not (where / "errors.txt").exists(), (where / "errors.txt").read_text()
+    log = where / "pods" / f"{C.WORKLOAD_NAMESPACE}_hello_hello.log"
+    assert log.read_text() == "hello from the pod\n"
+    events = (where / "events.txt").read_text().splitlines()
+    assert any(f" Normal {C.WORKLOAD_NAMESPACE}/Pod/hello Started: " in e for e in events), events
+
+
 def test_a_successful_run_keeps_no_diagnostics_unless_asked(world):
     assert world.ksi("run", PROBE, str(world.base / "a")).returncode == 0
     assert not _diagnostics(world)
