@@ -307,17 +307,19 @@ def ksi_at(rev: str) -> Path:
 
 
 def compare(cluster: SlurmCluster, rev: str, nodes_list: list[int], repeat: int, scale: float,
-            log=print) -> str:
+            log=print, slow: str = "") -> str:
     """The leader's raw phases (no delay subtracted), ksi at ``rev`` against this checkout, with
-    Liqo, runs interleaved (before, after, before, ...) so that both see the same machine."""
+    Liqo, runs interleaved (before, after, before, ...) so that both see the same machine.
+    ``slow``: ``KSI_FAKE_SLOW_HOSTS`` (``host=factor,...``), members that come up later."""
     delays = {k: v * scale for k, v in REAL.items()}
+    both = {"KSI_FAKE_SLOW_HOSTS": slow} if slow else {}
     old = ksi_at(rev)
     try:
         sets: dict[tuple[int, str], list[Run]] = {}
         for nodes in nodes_list:
             for i in range(repeat):
                 for label, env in ((rev, {"PYTHONPATH": str(old)}), ("this checkout", {})):
-                    run = one_run(cluster, nodes, delays, True, env)
+                    run = one_run(cluster, nodes, delays, True, {**env, **both})
                     log(f"  N={nodes} {label} run {i + 1}/{repeat}: {run.wall:.1f}s")
                     sets.setdefault((nodes, label), []).append(run)
     finally:
@@ -343,6 +345,8 @@ def main() -> int:
     parser.add_argument("--harness-base", default=None)
     parser.add_argument("--no-side-by-side", action="store_true",
                         help="federation only (no --no-federation runs)")
+    parser.add_argument("--slow", default="", metavar="HOST=FACTOR,...",
+                        help="with --compare: these hosts' doubles take FACTOR times longer")
     parser.add_argument("--compare", metavar="REV",
                         help="leader phases of ksi at git revision REV against this checkout "
                              "(with Liqo, runs interleaved), e.g. before an overlap")
@@ -352,7 +356,7 @@ def main() -> int:
     cluster.up(timeout=120, started_by="bench")
     if args.compare:
         print(compare(cluster, args.compare, nodes_list, args.repeat, args.scale,
-                      log=lambda s: print(s, file=sys.stderr, flush=True)))
+                      log=lambda s: print(s, file=sys.stderr, flush=True), slow=args.slow))
         return 0
     modes = (True,) if args.no_side_by_side else (True, False)
     results = run_set(cluster, nodes_list, args.repeat, args.scale, modes,

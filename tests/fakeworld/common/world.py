@@ -302,11 +302,22 @@ def hang_forever() -> None:
 
 
 def delay(variable: str) -> float:
-    """Seconds from a ``KSI_FAKE_*_SECONDS`` variable (0 when unset or invalid)."""
+    """Seconds from a ``KSI_FAKE_*_SECONDS`` variable (0 when unset or invalid), times this host's
+    factor in ``KSI_FAKE_SLOW_HOSTS`` (``host=factor,...``: a slower node, e.g. one whose image
+    cache is cold, as real allocations have)."""
     try:
-        return max(0.0, float(os.environ.get(variable, "0") or 0))
+        seconds = max(0.0, float(os.environ.get(variable, "0") or 0))
     except ValueError:
         return 0.0
+    host = socket.gethostname()
+    for item in os.environ.get("KSI_FAKE_SLOW_HOSTS", "").split(","):
+        name, _, factor = item.partition("=")
+        if name.strip() == host:
+            try:
+                return seconds * max(0.0, float(factor))
+            except ValueError:
+                return seconds
+    return seconds
 
 
 def missing_images() -> set[str]:
