@@ -87,12 +87,8 @@ def test_a_refusal_other_than_409_is_one_line_with_the_servers_reason(world, clu
     headers and body."""
     admin = ["--kubeconfig", str(cluster)]
     run(world, KUBECTL, *admin, "-n", "default", "create", "serviceaccount", "nobody")
-    request = world.base / "token-request.json"  # kubectl create token speaks protobuf
-    request.write_text(json.dumps({"apiVersion": "authentication.k8s.io/v1",
-                                   "kind": "TokenRequest", "spec": {"expirationSeconds": 600}}))
-    token = json.loads(run(world, KUBECTL, *admin, "create", "-f", str(request), "--raw",
-                           "/api/v1/namespaces/default/serviceaccounts/nobody/token")
-                       )["status"]["token"]
+    token = run(world, KUBECTL, *admin, "-n", "default", "create", "token", "nobody",
+                "--duration=10m").strip()
     server, ca = (run(world, KUBECTL, *admin, "config", "view", "--minify", "--raw", "-o",
                       f"jsonpath={{.clusters[0].cluster.{field}}}")
                   for field in ("server", "certificate-authority-data"))

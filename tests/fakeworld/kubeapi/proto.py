@@ -24,7 +24,8 @@ type and the field number -- a body is never silently cut short.
 ``kubectl delete`` sends its DeleteOptions as JSON: none of those need this module.)
 
 ``_SCHEMA`` was generated from k8s.io/api v0.33.9 ``{core,apps,batch,rbac}/v1/generated.proto``
-and k8s.io/apimachinery v0.33.9 ``pkg/apis/meta/v1/generated.proto`` (field numbers, proto types,
+and k8s.io/apimachinery v0.33.9 ``pkg/apis/meta/v1/generated.proto`` (plus ``authentication/v1``'s
+TokenRequest) (field numbers, proto types,
 repeated/map), cross-checked field by field against the ``types.go`` of the same versions (their
 ``protobuf:"..."`` struct tags carry the same numbers; their ``json:"..."`` tags and Go types give
 the JSON name, ``omitempty``, pointer-ness and inlining). To add a message, copy its fields the
@@ -54,6 +55,8 @@ _KINDS: dict[tuple[str, str], str] = {
     ("batch/v1", "CronJob"): "CronJob",
     ("apps/v1", "Deployment"): "Deployment",
     **{("rbac.authorization.k8s.io/v1", k): k for k in _RBAC},
+    # `kubectl create token` (k8s.io/api authentication/v1 generated.proto and types.go)
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
 }
 
 # runtime.Unknown and runtime.TypeMeta (apimachinery pkg/runtime/generated.proto), the envelope;
@@ -101,6 +104,12 @@ _SCHEMA: dict[str, dict[int, tuple[str, str, str]]] = {
         1: ("secretName", "string", ""),
         2: ("shareName", "string", ""),
         3: ("readOnly", "bool", "omit"),
+    },
+    "BoundObjectReference": {
+        1: ("kind", "string", "omit"),
+        2: ("apiVersion", "string", "omit"),
+        3: ("name", "string", "omit"),
+        4: ("uid", "string", "omit"),
     },
     "CSIVolumeSource": {
         1: ("driver", "string", ""),
@@ -1086,6 +1095,20 @@ _SCHEMA: dict[str, dict[int, tuple[str, str, str]]] = {
     "TCPSocketAction": {
         1: ("port", "IntOrString", ""),
         2: ("host", "string", "omit"),
+    },
+    "TokenRequest": {
+        1: ("metadata", "ObjectMeta", "omit"),
+        2: ("spec", "TokenRequestSpec", ""),
+        3: ("status", "TokenRequestStatus", "omit"),
+    },
+    "TokenRequestSpec": {
+        1: ("audiences", "[]string", ""),
+        4: ("expirationSeconds", "int64", "ptr"),
+        3: ("boundObjectRef", "BoundObjectReference", "ptr"),
+    },
+    "TokenRequestStatus": {
+        1: ("token", "string", ""),
+        2: ("expirationTimestamp", "Time", ""),
     },
     "Toleration": {
         1: ("key", "string", "omit"),

@@ -349,6 +349,28 @@ def envelope(api_version: str, kind: str, raw: bytes, *extra: bytes) -> bytes:
             + b"".join(extra))
 
 
+def test_create_token_posts_a_token_request(capture: Capture) -> None:
+    """`kubectl create token` has no --dry-run: the oracle is its flags, as types.go spells them
+    (Go's JSON of the request kubectl built: pointers null when unset, status never omitted)."""
+    capture.reply = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+                     "status": {"token": "t0k", "expirationTimestamp": "2026-12-01T00:00:00Z"}}
+    base = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "status": {"token": "", "expirationTimestamp": None}}
+    for args, spec in (
+            ([], {"audiences": None, "expirationSeconds": None, "boundObjectRef": None}),
+            (["--duration=1h", "--audience=a", "--audience=b", "--bound-object-kind=Pod",
+              "--bound-object-name=p", "--bound-object-uid=u1"],
+             {"audiences": ["a", "b"], "expirationSeconds": 3600,
+              "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p", "uid": "u1"}})):
+        capture.posts.clear()
+        assert kubectl(capture, "create", "token", "robot", *args).strip() == "t0k"
+        [(path, ctype, body)] = capture.posts
+        assert path == "/api/v1/namespaces/default/serviceaccounts/robot/token"
+        assert ctype == PROTOBUF
+        assert kubeproto.decode(body) == {**base, "spec": spec}
+
+
 def test_unknown_field_number_names_message_and_number() -> None:
     body = envelope("v1", "Namespace", fld(1, fld(1, "ns") + fld(99, "surprise")))
     with pytest.raises(ValueError, match=r"ObjectMeta has no field number 99"):
