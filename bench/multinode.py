@@ -168,6 +168,9 @@ class ForkServer:
             self.proc = subprocess.Popen(  # noqa: S603 - our own server
                 [sys.executable, "-P", "-m", "tests.fakeworld.common.forkserver", str(self.socket)],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        from tests.fakeworld.common.forkserver import build_client
+
+        self.client = build_client(self.dir / "forkclient")  # None: the shims' Python client
         deadline = time.monotonic() + 60
         while not self.socket.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -245,6 +248,8 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
         })
         if forkserver is not None:
             env.update(KSI_FAKE_CHEAP="1", KSI_FAKE_FORKSERVER=str(forkserver.socket))
+            if forkserver.client is not None:
+                env["KSI_FAKE_FORKCLIENT"] = str(forkserver.client)
         env.update(extra_env or {})
         work = base / "work"
         (work / "w.sh").write_text("kubectl get nodes -o name | wc -l > nodes.txt\n")

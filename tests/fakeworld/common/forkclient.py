@@ -13,7 +13,6 @@ tool, and exits with the tool's exit code or dies of its signal.  When no server
 """
 
 import fcntl
-import json
 import os
 import signal
 import socket
@@ -25,6 +24,13 @@ import time
 START_TIMEOUT = 60.0
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 MODULES = {"kind": "kind", "nerdctl": "nerdctl", "liqoctl": "liqoctl", "systemd-run": "systemd_run"}
+
+
+def encode(tool: str, host: str, cwd: str, umask: int, fds: list, args: list) -> bytes:
+    """``forkserver.encode_request`` (not imported: this client runs without the repository's path)."""
+    fields = ["ksi-fork-1", tool, host, cwd, str(umask), ",".join(map(str, fds)), str(len(args)), *args]
+    body = b"".join(os.fsencode(f) + b"\0" for f in fields) + b"".join(k + b"=" + v + b"\0" for k, v in os.environb.items())
+    return struct.pack(">I", len(body)) + body
 
 
 def normal(tool: str, args: list[str]) -> None:
@@ -101,12 +107,11 @@ def main() -> None:
             fds.append(fd)
         except OSError:
             pass
-    body = json.dumps({"tool": tool, "argv": args, "env": dict(os.environ), "cwd": cwd, "umask": umask,
-                       "fds": fds, "host": host}).encode()
+    body = encode(tool, host, cwd, umask, fds, args)
     forward = lambda sig, _frame: sock.sendall(f"sig {sig}\n".encode())  # noqa: E731
     for sig in FORWARDED:
         signal.signal(sig, forward)
-    sock.sendmsg([struct.pack(">I", len(body)) + body],
+    sock.sendmsg([body],
                  [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))] if fds else [])
     answer = b""
     while not answer.endswith(b"\n"):

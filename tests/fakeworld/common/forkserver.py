@@ -25,10 +25,11 @@ client killed with SIGKILL has its child killed too.  Module state read from the
 import time would be the server's: the doubles read their knobs when they run
 (``nerdctl.core.version()``).
 
-Protocol (one connection per call):
+Protocol (one connection per call; ``encode_request``, forkclient.c):
 
-    client -> server  4-byte big-endian length + JSON {"tool", "argv", "env", "cwd", "umask",
-                      "host", "fds": [which of 0, 1, 2 follow]}, the descriptors as SCM_RIGHTS
+    client -> server  4-byte big-endian length + NUL-terminated fields: ksi-fork-1, tool, host,
+                      cwd, umask, which of fds 0,1,2 follow, argc, argv..., KEY=VALUE...; the
+                      descriptors as SCM_RIGHTS with the first bytes
     client -> server  "sig <n>\\n" for each signal to forward
     server -> client  "exit <code>\\n" or "signal <n>\\n", then closes
 
@@ -62,6 +63,8 @@ from typing import Any
 
 #: a server with no call for this long exits (the bench kills its servers after each run anyway)
 IDLE_SECONDS = 600.0
+#: the first field of a request (forkclient.c, forkclient.py)
+MAGIC = "ksi-fork-1"
 #: the packages whose ``__main__`` the shims run
 TOOLS = {"kind": "kind", "nerdctl": "nerdctl", "liqoctl": "liqoctl", "systemd-run": "systemd_run"}
 #: libraries the doubles import inside functions (the rest comes with the doubles' modules)
@@ -76,6 +79,20 @@ SERVED = False
 def socket_path(root: str, host: str, uid: int) -> Path:
     """Where the server of this fake root, host and user listens (forkclient.py computes the same)."""
     return Path(root) / "forkserver" / f"{host}-{uid}.sock"
+
+
+def build_client(dest: Path) -> Path | None:
+    """Compile forkclient.c to ``dest`` (the bench does, once); None without a working compiler,
+    and the shims then use forkclient.py."""
+    import shutil
+    import subprocess
+
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        return None
+    res = subprocess.run([cc, "-O2", "-o", str(dest), str(Path(__file__).with_name("forkclient.c"))],  # noqa: S603
+                         capture_output=True, check=False)
+    return dest if res.returncode == 0 else None
 
 
 def preload() -> None:
@@ -107,7 +124,32 @@ def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
             raise EOFError("client went away")
         body += chunk
         fds += _fds(anc)
-    return json.loads(body), fds
+    return parse_request(body), fds
+
+
+def encode_request(tool: str, host: str, cwd: str, umask: int, fds: list[int], argv: list[str],
+                   env: dict[str, str]) -> bytes:
+    """The request as forkclient.c builds it (forkclient.py uses this layout too), length first."""
+    fields = [MAGIC, tool, host, cwd, str(umask), ",".join(map(str, fds)), str(len(argv)), *argv,
+              *(f"{k}={v}" for k, v in env.items())]
+    body = b"".join(os.fsencode(f) + b"\0" for f in fields)
+    return struct.pack(">I", len(body)) + body
+
+
+def parse_request(body: bytes) -> dict[str, Any]:
+    """Bytes as the kernel gave them to the client, decoded as the interpreter decodes its argv
+    and environment (``os.fsdecode``: undecodable bytes survive the round trip)."""
+    fields = [os.fsdecode(f) for f in body.split(b"\0")[:-1]]
+    if len(fields) < 7 or fields[0] != MAGIC:
+        raise ValueError("not a fork server request")
+    count = int(fields[6])
+    env = {}
+    for entry in fields[7 + count:]:
+        key, eq, value = entry.partition("=")
+        if eq and key and key not in env:  # as the interpreter's os.environ: the first one wins
+            env[key] = value
+    return {"tool": fields[1], "host": fields[2], "cwd": fields[3], "umask": int(fields[4]),
+            "fds": [int(x) for x in fields[5].split(",") if x], "argv": fields[7:7 + count], "env": env}
 
 
 def _fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
@@ -197,12 +239,15 @@ def _run_main(module: str, argv: list[str]) -> int:
     return code
 
 
-def spawn_detached(module: str, args: list[str], keep_fd: int, log_fd: int) -> None:
-    """In a served call: ``Popen([python, -m, module, *args], start_new_session, stdin /dev/null,
-    stdout+stderr log_fd, pass_fds=(keep_fd,))`` as a fork of this already-imported process (the API
-    server double that ``nerdctl run`` starts: its imports are the bulk of its start)."""
-    if os.fork() != 0:
-        return
+def spawn_detached(module: str, args: list[str], log_fd: int, keep_fd: int = -1,
+                   env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+    """In a served call: ``Popen([python, -m, module, *args], start_new_session=True, stdin
+    /dev/null, stdout and stderr log_fd, pass_fds=(keep_fd,), env=env, cwd=cwd).pid`` as a fork of
+    this already-imported process (the daemons the doubles start -- the API server double of
+    ``nerdctl run``, the unit supervisor of ``systemd-run`` -- whose imports are most of their CPU)."""
+    pid = os.fork()
+    if pid != 0:
+        return pid
     code = 1
     try:
         os.setsid()
@@ -210,8 +255,16 @@ def spawn_detached(module: str, args: list[str], keep_fd: int, log_fd: int) -> N
         os.dup2(null, 0)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
-        os.closerange(3, keep_fd)
-        os.closerange(keep_fd + 1, 65536)
+        if keep_fd >= 3:
+            os.closerange(3, keep_fd)
+            os.closerange(keep_fd + 1, 65536)
+        else:
+            os.closerange(3, 65536)
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
         _stdio(bool(os.environ.get("PYTHONUNBUFFERED")))
         code = _run_main(module, [module, *args])
     finally:

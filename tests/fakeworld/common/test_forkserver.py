@@ -1,6 +1,8 @@
 """The bench's low-CPU mode (``KSI_FAKE_CHEAP=1``, forkserver.py) answers exactly as the normal
 doubles do: same stdout, stderr and exit code for the same calls in two fresh worlds, signals
-included, so the bench's numbers are for the same doubles the tests use."""
+included, so the bench's numbers are for the same doubles the tests use.  Both clients: the
+Python one with a per-host server it starts itself, and the C one with a server started for
+it as the bench does (``KSI_FAKE_FORKSERVER``, ``KSI_FAKE_FORKCLIENT``)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,16 @@ import subprocess
 import time
 from pathlib import Path
 
+import shutil
+import sys
+from collections.abc import Iterator
+
 import pytest
 
+from tests.fakeworld.common.forkserver import build_client
 from tests.fakeworld.kind.core import SALUTATIONS
+
+ROOT = Path(__file__).resolve().parents[3]
 
 CONFIG = """kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
@@ -34,7 +43,8 @@ CALLS: list[tuple[list[str], str | None]] = [
     (["nerdctl", "bogus"], None),
     (["liqoctl", "version", "--client"], None),
     (["liqoctl", "peer", "--bogus"], None),
-    (["systemd-run", "--user", "--unit", "eq-unit", "--collect", "--", "true"], None),
+    (["systemd-run", "--user", "--unit", "eq-unit", "--collect", "--same-dir", "--setenv=EQ=1", "--",
+      "/bin/sh", "-c", 'echo "$PWD $EQ $PATH" > unit.txt'], None),
     (["kind", "delete", "cluster", "--name", "eq"], None),
     (["kind", "get", "clusters"], None),
     (["nerdctl", "ps", "-a"], None),
@@ -50,12 +60,33 @@ def _normalise(text: str) -> str:
     return text
 
 
-def _env(world, cheap: bool, fake: Path) -> dict[str, str]:
-    env = {**world.env, "KSI_FAKE_ROOT": str(fake), "KIND_EXPERIMENTAL_PROVIDER": "nerdctl",
-           "KUBECONFIG": str(fake / "kubeconfig")}
-    if cheap:
-        env["KSI_FAKE_CHEAP"] = "1"
-    return env
+@pytest.fixture(params=["python client", "C client"])
+def cheap(request, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment that turns the cheap mode on, with either client."""
+    if request.param == "python client":
+        yield {"KSI_FAKE_CHEAP": "1"}
+        return
+    if shutil.which("gcc") is None:
+        pytest.skip("no gcc to build forkclient.c")
+    client = build_client(tmp_path / "forkclient")
+    assert client is not None, "forkclient.c does not build"
+    sock = tmp_path / "server.sock"
+    server = subprocess.Popen([sys.executable, "-P", "-m", "tests.fakeworld.common.forkserver", str(sock)],
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not sock.exists():
+            assert server.poll() is None and time.monotonic() < deadline, "the fork server did not start"
+            time.sleep(0.05)
+        yield {"KSI_FAKE_CHEAP": "1", "KSI_FAKE_FORKSERVER": str(sock), "KSI_FAKE_FORKCLIENT": str(client)}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _env(world, cheap: dict[str, str] | None, fake: Path) -> dict[str, str]:
+    return {**world.env, "KSI_FAKE_ROOT": str(fake), "KIND_EXPERIMENTAL_PROVIDER": "nerdctl",
+            "KUBECONFIG": str(fake / "kubeconfig"), **(cheap or {})}
 
 
 def _stop_servers(fake: Path) -> None:
@@ -66,7 +97,7 @@ def _stop_servers(fake: Path) -> None:
             pass
 
 
-def _session(world, cheap: bool) -> list[tuple[int, str, str]]:
+def _session(world, cheap: dict[str, str] | None) -> list[tuple[int, str, str]]:
     fake = world.base / ("fake-cheap" if cheap else "fake-normal")
     fake.mkdir()
     env = _env(world, cheap, fake)
@@ -76,6 +107,12 @@ def _session(world, cheap: bool) -> list[tuple[int, str, str]]:
             res = subprocess.run(argv, input=stdin, env=env, cwd=world.base / "work", text=True,
                                  capture_output=True, timeout=60, check=False)
             out.append((res.returncode, _normalise(res.stdout), _normalise(res.stderr)))
+        unit = world.base / "work" / "unit.txt"  # what the unit's command saw (its supervisor's doing)
+        deadline = time.monotonic() + 10
+        while not unit.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out.append((0, unit.read_text() if unit.exists() else "the unit never ran", ""))
+        unit.unlink(missing_ok=True)
     finally:
         subprocess.run(["kind", "delete", "cluster", "--name", "eq"], env=env, capture_output=True,
                        timeout=60, check=False)
@@ -83,24 +120,26 @@ def _session(world, cheap: bool) -> list[tuple[int, str, str]]:
     return out
 
 
-def test_cheap_mode_answers_as_the_normal_doubles(world) -> None:
-    normal = _session(world, cheap=False)
-    cheap = _session(world, cheap=True)
+def test_cheap_mode_answers_as_the_normal_doubles(world, cheap: dict[str, str]) -> None:
+    normal = _session(world, None)
+    served = _session(world, cheap)
     assert (world.base / "fake-cheap" / "forkserver" / "cpu.jsonl").exists(), "the calls were not served"
-    for (argv, _), want, got in zip(CALLS, normal, cheap):
+    assert len(served) == len(normal) == len(CALLS) + 1
+    for (argv, _), want, got in zip([*CALLS, (["the unit's command"], None)], normal, served):
         assert got == want, f"{' '.join(argv)}: cheap mode differs"
     assert normal[2][0] == 0 and normal[3][0] == 1 and normal[9][0] != 0  # the set covers both outcomes
+    assert normal[-1][1].startswith(f"{world.base / 'work'} 1 /usr/local/sbin:"), normal[-1]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_cheap_mode_forwards_signals_and_dies_of_them(world, sig: signal.Signals) -> None:
+def test_cheap_mode_forwards_signals_and_dies_of_them(world, cheap: dict[str, str], sig: signal.Signals) -> None:
     """A hanging ``kind create`` stopped by a signal: the caller sees the same end in both modes,
     and the node container it had started is left behind in both (kind's behaviour)."""
     ends = []
-    for cheap in (False, True):
-        fake = world.base / f"fake-{int(cheap)}"
+    for mode in (None, cheap):
+        fake = world.base / f"fake-{'cheap' if mode else 'normal'}"
         fake.mkdir()
-        env = {**_env(world, cheap, fake), "KSI_FAKE_HANG": "kind-create"}
+        env = {**_env(world, mode, fake), "KSI_FAKE_HANG": "kind-create"}
         proc = subprocess.Popen(["kind", "create", "cluster", "--name", "hang"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:

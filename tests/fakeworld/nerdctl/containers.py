@@ -429,7 +429,7 @@ def _start(name: str) -> str | None:
         args = ["--host-dir", str(fw.host_dir()), "--container", name, "--ready-fd", str(write_fd)]
         served = sys.modules.get("tests.fakeworld.common.forkserver")
         if served is not None and served.SERVED:  # the bench's cheap mode: the same, forked
-            served.spawn_detached("tests.fakeworld.kubeapi", args, write_fd, log.fileno())
+            served.spawn_detached("tests.fakeworld.kubeapi", args, log.fileno(), keep_fd=write_fd)
         else:
             subprocess.Popen(  # noqa: S603 - our own daemon
                 [sys.executable, "-P", "-m", "tests.fakeworld.kubeapi", *args],
