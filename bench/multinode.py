@@ -166,7 +166,8 @@ class ForkServer:
         env["PYTHONPATH"] = str(ROOT)
         with open(self.dir / "server.log", "ab") as log:
             self.proc = subprocess.Popen(  # noqa: S603 - our own server
-                [sys.executable, "-P", "-m", "tests.fakeworld.common.forkserver", str(self.socket)],
+                [sys.executable, "-P", "-m", "tests.fakeworld.common.forkserver", str(self.socket),
+                 str(os.getpid())],  # it exits when the bench is gone, however it ended
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         from tests.fakeworld.common.forkserver import build_client
 

@@ -27,7 +27,7 @@ MODULES = {"kind": "kind", "nerdctl": "nerdctl", "liqoctl": "liqoctl", "systemd-
 
 
 def encode(tool: str, host: str, cwd: str, umask: int, fds: list, args: list) -> bytes:
-    """``forkserver.encode_request`` (not imported: this client runs without the repository's path)."""
+    """The request (forkserver.py, "Protocol"): argv and environment as the kernel gave them."""
     fields = ["ksi-fork-1", tool, host, cwd, str(umask), ",".join(map(str, fds)), str(len(args)), *args]
     body = b"".join(os.fsencode(f) + b"\0" for f in fields) + b"".join(k + b"=" + v + b"\0" for k, v in os.environb.items())
     return struct.pack(">I", len(body)) + body

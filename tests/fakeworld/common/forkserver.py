@@ -25,7 +25,7 @@ client killed with SIGKILL has its child killed too.  Module state read from the
 import time would be the server's: the doubles read their knobs when they run
 (``nerdctl.core.version()``).
 
-Protocol (one connection per call; ``encode_request``, forkclient.c):
+Protocol (one connection per call; forkclient.c and forkclient.py ``encode`` build it):
 
     client -> server  4-byte big-endian length + NUL-terminated fields: ksi-fork-1, tool, host,
                       cwd, umask, which of fds 0,1,2 follow, argc, argv..., KEY=VALUE...; the
@@ -38,8 +38,9 @@ the child's process group if the client vanishes, and reports the exit status an
 CPU time (``$KSI_FAKE_ROOT/forkserver/cpu.jsonl``: the bench adds it to the tools' CPU, which
 ksi's own ``os.times()`` no longer sees).  The server leaves the job's cgroups (as the API
 server double), writes ``<socket name>.pid``, and exits when its socket is removed or replaced
-(the bench's ``finally``; a per-host server's fake root deleted) or after ``IDLE_SECONDS``
-without a call.
+(a per-host server's fake root deleted), when the process named as its parent is gone (the
+bench, however it ended), or after ``IDLE_SECONDS`` without a call.  The bench also stops it
+in its ``finally``.
 """
 
 from __future__ import annotations
@@ -74,11 +75,6 @@ LAZY = ("ctypes", "yaml", "trustme", "ssl", "subprocess", "tarfile", "hashlib", 
 
 #: True in a child of the server (a served call): ``spawn_detached`` can fork instead of exec
 SERVED = False
-
-
-def socket_path(root: str, host: str, uid: int) -> Path:
-    """Where the server of this fake root, host and user listens (forkclient.py computes the same)."""
-    return Path(root) / "forkserver" / f"{host}-{uid}.sock"
 
 
 def build_client(dest: Path) -> Path | None:
@@ -125,15 +121,6 @@ def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
         body += chunk
         fds += _fds(anc)
     return parse_request(body), fds
-
-
-def encode_request(tool: str, host: str, cwd: str, umask: int, fds: list[int], argv: list[str],
-                   env: dict[str, str]) -> bytes:
-    """The request as forkclient.c builds it (forkclient.py uses this layout too), length first."""
-    fields = [MAGIC, tool, host, cwd, str(umask), ",".join(map(str, fds)), str(len(argv)), *argv,
-              *(f"{k}={v}" for k, v in env.items())]
-    body = b"".join(os.fsencode(f) + b"\0" for f in fields)
-    return struct.pack(">I", len(body)) + body
 
 
 def parse_request(body: bytes) -> dict[str, Any]:
@@ -335,8 +322,9 @@ class _quiet:
         return kind is not None and issubclass(kind, OSError)
 
 
-def serve(path: Path) -> int:
-    """Listen on ``path`` and fork a waiter per call, until the socket is gone or nobody calls."""
+def serve(path: Path, parent: int = 0) -> int:
+    """Listen on ``path`` and fork a waiter per call, until the socket is gone, nobody calls, or
+    the process ``parent`` (the bench that started it, when given) is gone."""
     from tests.fakeworld.kubeapi.server import escape_slurm_cgroups
 
     escape_slurm_cgroups(os.getpid())
@@ -363,7 +351,7 @@ def serve(path: Path) -> int:
                 gone = os.stat(path).st_ino != ident
             except OSError:
                 gone = True
-            if gone or time.monotonic() - last > IDLE_SECONDS:
+            if gone or time.monotonic() - last > IDLE_SECONDS or parent and not _alive(parent):
                 return 0
             continue
         last = time.monotonic()
@@ -382,8 +370,19 @@ def serve(path: Path) -> int:
             os.close(fd)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 def main(argv: list[str]) -> int:
-    return serve(Path(argv[0]))
+    """``python -m tests.fakeworld.common.forkserver SOCKET [PARENT_PID]``."""
+    return serve(Path(argv[0]), int(argv[1]) if len(argv) > 1 else 0)
 
 
 if __name__ == "__main__":
