@@ -26,7 +26,7 @@ FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signa
 MODULES = {"kind": "kind", "nerdctl": "nerdctl", "liqoctl": "liqoctl", "systemd-run": "systemd_run"}
 
 
-def encode(tool: str, host: str, cwd: str, umask: int, fds: list, args: list) -> bytes:
+def encode(tool: str, host: str, cwd: str, umask: int, fds: "list[int]", args: "list[str]") -> bytes:
     """The request (forkserver.py, "Protocol"): argv and environment as the kernel gave them."""
     fields = ["ksi-fork-1", tool, host, cwd, str(umask), ",".join(map(str, fds)), str(len(args)), *args]
     body = b"".join(os.fsencode(f) + b"\0" for f in fields) + b"".join(k + b"=" + v + b"\0" for k, v in os.environb.items())
@@ -88,6 +88,7 @@ def main() -> None:
         cwd = None
     if not root or cwd is None:
         normal(tool, args)
+        return
     host = socket.gethostname()
     shared = os.environ.get("KSI_FAKE_FORKSERVER")  # the bench's server, for every node
     if shared:
@@ -100,7 +101,7 @@ def main() -> None:
         return
     umask = os.umask(0)
     os.umask(umask)
-    fds = []
+    fds: "list[int]" = []
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
@@ -122,10 +123,10 @@ def main() -> None:
         answer += chunk
     kind, _, number = answer.decode().strip().partition(" ")
     if kind == "signal":
-        sig = int(number)
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-        os._exit(128 + sig)
+        signum = int(number)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        os._exit(128 + signum)
     os._exit(int(number))
 
 

@@ -282,7 +282,7 @@ def _wait_child(conn: socket.socket, req: dict[str, Any], fds: list[int]) -> Non
         buf = b""
         client = True
         while True:
-            ready, _, _ = select.select([pidfd, conn] if client else [pidfd], [], [])
+            ready, _, _ = select.select([pidfd, conn.fileno()] if client else [pidfd], [], [])
             if pidfd in ready:
                 break
             data = conn.recv(256)

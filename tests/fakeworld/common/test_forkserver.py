@@ -16,6 +16,7 @@ from pathlib import Path
 import shutil
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,7 @@ def _normalise(text: str) -> str:
 
 
 @pytest.fixture(params=["python client", "C client"])
-def cheap(request, tmp_path: Path) -> Iterator[dict[str, str]]:
+def cheap(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The environment that turns the cheap mode on, with either client."""
     if request.param == "python client":
         yield {"KSI_FAKE_CHEAP": "1"}
@@ -84,7 +85,7 @@ def cheap(request, tmp_path: Path) -> Iterator[dict[str, str]]:
         server.wait(timeout=10)
 
 
-def _env(world, cheap: dict[str, str] | None, fake: Path) -> dict[str, str]:
+def _env(world: Any, cheap: dict[str, str] | None, fake: Path) -> dict[str, str]:
     return {**world.env, "KSI_FAKE_ROOT": str(fake), "KIND_EXPERIMENTAL_PROVIDER": "nerdctl",
             "KUBECONFIG": str(fake / "kubeconfig"), **(cheap or {})}
 
@@ -97,7 +98,7 @@ def _stop_servers(fake: Path) -> None:
             pass
 
 
-def _session(world, cheap: dict[str, str] | None) -> list[tuple[int, str, str]]:
+def _session(world: Any, cheap: dict[str, str] | None) -> list[tuple[int, str, str]]:
     fake = world.base / ("fake-cheap" if cheap else "fake-normal")
     fake.mkdir()
     env = _env(world, cheap, fake)
@@ -120,7 +121,7 @@ def _session(world, cheap: dict[str, str] | None) -> list[tuple[int, str, str]]:
     return out
 
 
-def test_cheap_mode_answers_as_the_normal_doubles(world, cheap: dict[str, str]) -> None:
+def test_cheap_mode_answers_as_the_normal_doubles(world: Any, cheap: dict[str, str]) -> None:
     normal = _session(world, None)
     served = _session(world, cheap)
     assert (world.base / "fake-cheap" / "forkserver" / "cpu.jsonl").exists(), "the calls were not served"
@@ -132,7 +133,7 @@ def test_cheap_mode_answers_as_the_normal_doubles(world, cheap: dict[str, str]) 
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_cheap_mode_forwards_signals_and_dies_of_them(world, cheap: dict[str, str], sig: signal.Signals) -> None:
+def test_cheap_mode_forwards_signals_and_dies_of_them(world: Any, cheap: dict[str, str], sig: signal.Signals) -> None:
     """A hanging ``kind create`` stopped by a signal: the caller sees the same end in both modes,
     and the node container it had started is left behind in both (kind's behaviour)."""
     ends = []
