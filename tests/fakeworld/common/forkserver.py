@@ -298,8 +298,11 @@ def _wait_child(conn: socket.socket, req: dict[str, Any], fds: list[int]) -> Non
                     with _quiet():
                         os.killpg(child, int(line[4:]))
         _, status, usage = os.wait4(child, 0)
-        cpu_log = Path(req["env"]["KSI_FAKE_ROOT"]) / "forkserver" / "cpu.jsonl"
+        root = req["env"].get("KSI_FAKE_ROOT")  # without one the double refused to run: nothing to log
         with _quiet():
+            if not root:
+                raise FileNotFoundError("no KSI_FAKE_ROOT")
+            cpu_log = Path(root) / "forkserver" / "cpu.jsonl"
             cpu_log.parent.mkdir(mode=0o700, exist_ok=True)
             with open(cpu_log, "a") as log:
                 log.write(json.dumps({"host": req["host"], "tool": req["tool"], "args": req["argv"][:2],

@@ -108,6 +108,10 @@ def _session(world: Any, cheap: dict[str, str] | None) -> list[tuple[int, str, s
             res = subprocess.run(argv, input=stdin, env=env, cwd=world.base / "work", text=True,
                                  capture_output=True, timeout=60, check=False)
             out.append((res.returncode, _normalise(res.stdout), _normalise(res.stderr)))
+        bare = {k: v for k, v in env.items() if k != "KSI_FAKE_ROOT"}  # the doubles refuse to run
+        res = subprocess.run(["nerdctl", "ps"], env=bare, cwd=world.base / "work", text=True,
+                             capture_output=True, timeout=60, check=False)
+        out.append((res.returncode, res.stdout, res.stderr))
         unit = world.base / "work" / "unit.txt"  # what the unit's command saw (its supervisor's doing)
         deadline = time.monotonic() + 10
         while not unit.exists() and time.monotonic() < deadline:
@@ -125,10 +129,12 @@ def test_cheap_mode_answers_as_the_normal_doubles(world: Any, cheap: dict[str, s
     normal = _session(world, None)
     served = _session(world, cheap)
     assert (world.base / "fake-cheap" / "forkserver" / "cpu.jsonl").exists(), "the calls were not served"
-    assert len(served) == len(normal) == len(CALLS) + 1
-    for (argv, _), want, got in zip([*CALLS, (["the unit's command"], None)], normal, served):
+    assert len(served) == len(normal) == len(CALLS) + 2
+    extra = [(["nerdctl", "ps", "without KSI_FAKE_ROOT"], None), (["the unit's command"], None)]
+    for (argv, _), want, got in zip([*CALLS, *extra], normal, served):
         assert got == want, f"{' '.join(argv)}: cheap mode differs"
     assert normal[2][0] == 0 and normal[3][0] == 1 and normal[9][0] != 0  # the set covers both outcomes
+    assert normal[-2][0] != 0 and "KSI_FAKE_ROOT" in normal[-2][2], normal[-2]
     assert normal[-1][1].startswith(f"{world.base / 'work'} 1 /usr/local/sbin:"), normal[-1]
 
 
