@@ -15,6 +15,13 @@ the run is repeated and the median reported:
 * ksi's own CPU time per member (``bench/ksi_cpu.py``), apart from the tools' it ran;
 * teardown: step end minus the end of the slowest member's ``delete cluster``.
 
+``--cheap`` (the default; ``--no-cheap`` for the normal doubles) runs the doubles in their low-CPU
+mode (``KSI_FAKE_CHEAP=1``, tests/fakeworld/common/forkserver.py): the same code and outputs,
+forked from one server (started here, for every node of the set) that imported them once,
+instead of a Python start per call.  The tools' CPU then counts the served calls too (ksi's
+``os.times()`` sees only the shims' clients); the server's own CPU is in the table's heading.
+The API server doubles' CPU is sampled from their container records in both modes.
+
 Used by ``python -m bench.all``; alone:
 
     python -m bench.multinode --nodes 1,2,4 --repeat 3 [--harness-base /tmp/ksi-bench-harness]
@@ -25,12 +32,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +124,101 @@ class Run:
     exit_after_delete: float = 0.0
     machine_cpu: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+    #: the API server doubles' CPU seconds, all members together
+    cpu_api: float = 0.0
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """user + system seconds of a live process, None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ApiCpu(threading.Thread):
+    """Samples the CPU of every node container's process (the API server doubles: their pids are
+    in the container records) four times a second; they leave ksi's process tree, so nothing else
+    counts them.  At most one period of an API server's CPU before its end is missed."""
+
+    def __init__(self, fake_root: Path):
+        super().__init__(daemon=True)
+        self.fake_root = fake_root
+        self.seen: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.25):
+            for record in self.fake_root.glob("hosts/*/*/containers/*.json"):
+                try:
+                    pid = json.loads(record.read_text()).get("pid")
+                except (OSError, ValueError):
+                    continue
+                cpu = _proc_cpu(pid) if isinstance(pid, int) else None
+                if cpu is not None:
+                    self.seen[pid] = max(cpu, self.seen.get(pid, 0.0))
+
+
+class ForkServer:
+    """The cheap mode's fork server for every node of a set, started here and stopped after it
+    (``with ForkServer() as server``); the nodes' calls join their namespaces in it."""
+
+    def __enter__(self) -> "ForkServer":
+        self.dir = Path(tempfile.mkdtemp(prefix="ksi-bench-forkserver-"))
+        self.socket = self.dir / "bench.sock"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KSI_", "K8S_"))}
+        env["PYTHONPATH"] = str(ROOT)
+        with open(self.dir / "server.log", "ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own server
+                [sys.executable, "-P", "-m", "tests.fakeworld.common.forkserver", str(self.socket),
+                 str(os.getpid())],  # it exits when the bench is gone, however it ended
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        from tests.fakeworld.common.forkserver import build_client
+
+        self.client = build_client(self.dir / "forkclient")  # None: the shims' Python client
+        deadline = time.monotonic() + 60
+        while not self.socket.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"the fork server did not start: {self.dir / 'server.log'}")
+            time.sleep(0.05)
+        return self
+
+    def cpu(self) -> float:
+        """The server's own CPU seconds so far (imports, accepting, forking)."""
+        return _proc_cpu(self.proc.pid) or 0.0
+
+    def __exit__(self, *_: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _fork_servers(fake_root: Path) -> dict[str, float]:
+    """Stop the cheap mode's fork servers; CPU seconds per host of their served calls and their own."""
+    per_host: dict[str, float] = {}
+    directory = fake_root / "forkserver"
+    for pidfile in directory.glob("*.pid"):
+        host = pidfile.stem.rsplit("-", 1)[0]
+        try:
+            pid = int(pidfile.read_text())
+        except (OSError, ValueError):
+            continue
+        per_host[host] = per_host.get(host, 0.0) + (_proc_cpu(pid) or 0.0)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    log = directory / "cpu.jsonl"
+    for line in (log.read_text().splitlines() if log.exists() else []):
+        call = json.loads(line)
+        per_host[call["host"]] = per_host.get(call["host"], 0.0) + call["cpu"]
+    return per_host
 
 
 def _cpu_busy() -> float:
@@ -126,8 +230,10 @@ def _cpu_busy() -> float:
 
 
 def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federation: bool,
-            extra_env: dict[str, str] | None = None) -> Run:
+            extra_env: dict[str, str] | None = None,
+            forkserver: ForkServer | None = None) -> Run:
     base = Path(tempfile.mkdtemp(prefix="ksi-bench-"))
+    sampler = ApiCpu(base / "fake")
     try:
         for sub in ("fake", "shared", "xdg", "work", "home"):
             (base / sub).mkdir(mode=0o700)
@@ -146,6 +252,10 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
             "KSI_BENCH_CPU_LOG": str(base / "cpu.jsonl"),
             "DBUS_SESSION_BUS_ADDRESS": f"unix:path={base / 'bus'}",
         })
+        if forkserver is not None:
+            env.update(KSI_FAKE_CHEAP="1", KSI_FAKE_FORKSERVER=str(forkserver.socket))
+            if forkserver.client is not None:
+                env["KSI_FAKE_FORKCLIENT"] = str(forkserver.client)
         env.update(extra_env or {})
         work = base / "work"
         (work / "w.sh").write_text("kubectl get nodes -o name | wc -l > nodes.txt\n")
@@ -155,12 +265,15 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
                 str(ROOT / "tests" / "slurm" / "onnode.sh"), sys.executable,
                 str(ROOT / "bench" / "ksi_cpu.py"), "run",
                 *([] if federation else ["--no-federation"]), "w.sh"]
+        sampler.start()
         cpu0 = _cpu_busy()
         t0 = time.time()
         res = subprocess.run(argv, cwd=work, env=env, text=True, capture_output=True,
                              timeout=900, check=False)
         t_end = time.time()
         machine = _cpu_busy() - cpu0
+        sampler.done.set()
+        served = _fork_servers(base / "fake")
         if res.returncode != 0:
             raise RuntimeError(f"srun -N{nodes} failed ({res.returncode}):\n{res.stderr[-3000:]}")
         seen = int((work / "nodes.txt").read_text())
@@ -189,11 +302,14 @@ def one_run(cluster: SlurmCluster, nodes: int, delays: dict[str, float], federat
                  "ksi start to its first phase": first_phase - lead_cpu["start"],
                  "last ksi exit to step end": t_end - max(c["end"] for c in cpu)}
         return Run(wall=t_end - t0, phases=phases, cpu_self=[c["self"] for c in cpu],
-                   cpu_tools=[c["tools"] for c in cpu],
+                   cpu_tools=[c["tools"] + served.get(c["host"], 0.0) for c in cpu],
+                   cpu_api=sum(sampler.seen.values()),
                    after_delete=t_end - max(deletes), teardown=t_end - workload_end,
                    exit_after_delete=max(c["end"] for c in cpu) - max(deletes),
                    machine_cpu=machine, extra=extra)
     finally:
+        sampler.done.set()
+        _fork_servers(base / "fake")
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -203,6 +319,8 @@ class Result:
     federation: bool
     runs: list[Run]
     critical: float
+    #: the cheap mode's fork server's own CPU seconds over the whole set (0: normal doubles)
+    server_cpu: float = 0.0
 
     def med(self, key: str) -> float:
         return statistics.median(getattr(r, key) for r in self.runs)
@@ -227,35 +345,61 @@ class Result:
     def cpu_tools(self) -> float:
         return statistics.median(statistics.mean(r.cpu_tools) for r in self.runs)
 
+    @property
+    def cpu_api(self) -> float:
+        """The API server doubles' CPU seconds per member (median over runs)."""
+        return statistics.median(r.cpu_api / self.nodes for r in self.runs)
+
 
 def run_set(cluster: SlurmCluster, nodes_list: list[int], repeat: int, scale: float,
             federation_modes: tuple[bool, ...] = (True, False),
-            peer_rounds: int = 1, log=print) -> list[Result]:
+            peer_rounds: int = 1, log=print, cheap: bool = True) -> list[Result]:
     delays = {k: v * scale for k, v in REAL.items()}
-    results = []
+    results: list[Result] = []
+    server = ForkServer().__enter__() if cheap else None
+    try:
+        _run_set(cluster, nodes_list, repeat, delays, federation_modes, peer_rounds, log,
+                 server, results)
+    finally:
+        if server is not None:
+            for r in results:
+                r.server_cpu = server.cpu()
+            server.__exit__()
+    return results
+
+
+def _run_set(cluster: SlurmCluster, nodes_list: list[int], repeat: int,
+             delays: dict[str, float], federation_modes: tuple[bool, ...], peer_rounds: int,
+             log, server: ForkServer | None, results: list[Result]) -> None:
+    cheap = server is not None
     for nodes in nodes_list:
         for federation in federation_modes:
             runs = []
             for i in range(repeat):
-                run = one_run(cluster, nodes, delays, federation)
+                load = os.getloadavg()[0]
+                run = one_run(cluster, nodes, delays, federation, forkserver=server)
+                run.extra["load"] = load
                 log(f"  N={nodes} {'federation' if federation else 'no-federation'} "
-                    f"run {i + 1}/{repeat}: {run.wall:.1f}s")
+                    f"{'cheap' if cheap else 'normal'} doubles run {i + 1}/{repeat}: "
+                    f"{run.wall:.1f}s (load average {load:.2f} before)")
                 runs.append(run)
             results.append(Result(nodes, federation, runs,
                                   critical_path(delays, nodes, federation, peer_rounds)))
-    return results
 
 
-def tables(results: list[Result], scale: float) -> str:
+def tables(results: list[Result], scale: float, cheap: bool = True) -> str:
     """The bench's tables as Markdown (docs/performance.md takes them as they are)."""
     delays = {k: v * scale for k, v in REAL.items()}
     out = [f"Doubles sleep {scale:g} x the real tools: "
            + ", ".join(f"{k.removeprefix('KSI_FAKE_').removesuffix('_SECONDS').lower()} "
-                       f"{v:g}s" for k, v in delays.items()), ""]
+                       f"{v:g}s" for k, v in delays.items()) + "; doubles in their "
+           + (f"low-CPU mode (KSI_FAKE_CHEAP=1: one fork server for all nodes, its own CPU "
+              f"{max((r.server_cpu for r in results), default=0.0):.2f} s over the whole set)"
+              if cheap else "normal mode (a Python start per call)"), ""]
     out += ["| N | mode | T(N) s | runs | L(N) s | T-L s | T(N)/T(1) | ksi CPU s/member "
-            "(max) | tools' CPU s/member | machine CPU s | last ksi exit / step end after "
-            "slowest delete s |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "(max) | tools' CPU s/member | API servers' CPU s/member | machine CPU s | "
+            "load average before | last ksi exit / step end after slowest delete s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     firsts = {r.federation: r.wall for r in results if r.nodes == min(x.nodes for x in results)}
     for r in results:
         mode = "Liqo" if r.federation else "--no-federation"
@@ -263,7 +407,9 @@ def tables(results: list[Result], scale: float) -> str:
         out.append(f"| {r.nodes} | {mode} | {r.wall:.1f} | {runs} | {r.critical:.1f} | "
                    f"{r.wall - r.critical:.1f} | {r.wall / firsts[r.federation]:.2f} | "
                    f"{r.cpu_self:.2f} ({r.cpu_self_max:.2f}) | {r.cpu_tools:.2f} | "
-                   f"{r.med('machine_cpu'):.1f} | {r.med('exit_after_delete'):.2f} / "
+                   f"{r.cpu_api:.2f} | {r.med('machine_cpu'):.1f} | "
+                   + " ".join(f"{x.extra.get('load', 0.0):.1f}" for x in r.runs) + " | "
+                   f"{r.med('exit_after_delete'):.2f} / "
                    f"{r.med('after_delete'):.2f} |")
     for federation in (True, False):
         chosen = [r for r in results if r.federation == federation]
@@ -307,23 +453,27 @@ def ksi_at(rev: str) -> Path:
 
 
 def compare(cluster: SlurmCluster, rev: str, nodes_list: list[int], repeat: int, scale: float,
-            log=print, slow: str = "") -> str:
+            log=print, slow: str = "", cheap: bool = True) -> str:
     """The leader's raw phases (no delay subtracted), ksi at ``rev`` against this checkout, with
     Liqo, runs interleaved (before, after, before, ...) so that both see the same machine.
     ``slow``: ``KSI_FAKE_SLOW_HOSTS`` (``host=factor,...``), members that come up later."""
     delays = {k: v * scale for k, v in REAL.items()}
     both = {"KSI_FAKE_SLOW_HOSTS": slow} if slow else {}
     old = ksi_at(rev)
+    server = ForkServer().__enter__() if cheap else None
     try:
         sets: dict[tuple[int, str], list[Run]] = {}
         for nodes in nodes_list:
             for i in range(repeat):
                 for label, env in ((rev, {"PYTHONPATH": str(old)}), ("this checkout", {})):
-                    run = one_run(cluster, nodes, delays, True, {**env, **both})
+                    run = one_run(cluster, nodes, delays, True, {**env, **both},
+                                  forkserver=server)
                     log(f"  N={nodes} {label} run {i + 1}/{repeat}: {run.wall:.1f}s")
                     sets.setdefault((nodes, label), []).append(run)
     finally:
         shutil.rmtree(old, ignore_errors=True)
+        if server is not None:
+            server.__exit__()
     keys = list(sets)
     out = ["| leader phase, median s | " + " | ".join(f"N={n} {label}" for n, label in keys) + " |",
            "| --- |" + " --- |" * len(keys)]
@@ -350,18 +500,21 @@ def main() -> int:
     parser.add_argument("--compare", metavar="REV",
                         help="leader phases of ksi at git revision REV against this checkout "
                              "(with Liqo, runs interleaved), e.g. before an overlap")
+    parser.add_argument("--cheap", action=argparse.BooleanOptionalAction, default=True,
+                        help="the doubles' low-CPU mode (KSI_FAKE_CHEAP=1; default: on)")
     args = parser.parse_args()
     nodes_list = [int(n) for n in args.nodes.split(",")]
     cluster = harness(args.harness_base, max(nodes_list + [16]))
     cluster.up(timeout=120, started_by="bench")
     if args.compare:
         print(compare(cluster, args.compare, nodes_list, args.repeat, args.scale,
-                      log=lambda s: print(s, file=sys.stderr, flush=True), slow=args.slow))
+                      log=lambda s: print(s, file=sys.stderr, flush=True), slow=args.slow,
+                      cheap=args.cheap))
         return 0
     modes = (True,) if args.no_side_by_side else (True, False)
     results = run_set(cluster, nodes_list, args.repeat, args.scale, modes,
-                      log=lambda s: print(s, file=sys.stderr, flush=True))
-    print(tables(results, args.scale))
+                      log=lambda s: print(s, file=sys.stderr, flush=True), cheap=args.cheap)
+    print(tables(results, args.scale, args.cheap))
     return 0
 
 

@@ -317,7 +317,7 @@ def used_ports(proto: str) -> None:
     ``procnet/procnet_linux.go``).  nerdctl 2.3.0 ignores the missing IPv6 files (PR 4824)."""
     from tests.fakeworld.nerdctl import core as nerdctlcore
 
-    version = tuple(int(n) for n in re.findall(r"\d+", nerdctlcore.VERSION)[:2])
+    version = tuple(int(n) for n in re.findall(r"\d+", nerdctlcore.version())[:2])
     names = [proto, f"{proto}6"] if proto in ("tcp", "udp") else []
     for name in names:
         path = proc_root() / "net" / name
@@ -426,12 +426,16 @@ def _start(name: str) -> str | None:
     try:
         # -P: not the cwd (ksi's, maybe a project with its own tests/) but PYTHONPATH, which the
         # shims set, finds tests.fakeworld
-        subprocess.Popen(  # noqa: S603 - our own daemon
-            [sys.executable, "-P", "-m", "tests.fakeworld.kubeapi", "--host-dir", str(fw.host_dir()), "--container", name,
-             "--ready-fd", str(write_fd)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(write_fd,),
-            start_new_session=True, close_fds=True,
-        )
+        args = ["--host-dir", str(fw.host_dir()), "--container", name, "--ready-fd", str(write_fd)]
+        served = sys.modules.get("tests.fakeworld.common.forkserver")
+        if served is not None and served.SERVED:  # the bench's cheap mode: the same, forked
+            served.spawn_detached("tests.fakeworld.kubeapi", args, log.fileno(), keep_fd=write_fd)
+        else:
+            subprocess.Popen(  # noqa: S603 - our own daemon
+                [sys.executable, "-P", "-m", "tests.fakeworld.kubeapi", *args],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(write_fd,),
+                start_new_session=True, close_fds=True,
+            )
     finally:
         os.close(write_fd)
         log.close()

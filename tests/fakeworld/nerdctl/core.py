@@ -29,8 +29,16 @@ from tests.fakeworld.nerdctl import containers as ctr
 from tests.fakeworld.nerdctl import images as imgs
 
 #: ``KSI_FAKE_NERDCTL_VERSION`` plays another release (behaviour that changed between releases
-#: follows it: see ``containers.used_ports``)
-VERSION = os.environ.get("KSI_FAKE_NERDCTL_VERSION", "2.1.3")
+#: follows it: see ``containers.used_ports``); read when a command runs, not at import (a fork
+#: server's children import nothing: common/forkserver.py)
+DEFAULT_VERSION = "2.1.3"
+
+
+def version() -> str:
+    """The nerdctl release the double plays."""
+    return os.environ.get("KSI_FAKE_NERDCTL_VERSION", DEFAULT_VERSION)
+
+
 CONTAINERD_VERSION = "v2.1.4"
 _START = time.monotonic()
 
@@ -111,7 +119,7 @@ def _info_data() -> dict[str, Any]:
 def _version_text() -> str:
     return (
         "Client:\n"
-        f" Version:\tv{VERSION}\n"
+        f" Version:\tv{version()}\n"
         f" OS/Arch:\tlinux/amd64\n"
         " Git commit:\t3dd6e5b4e1c2ba6c1ba8a3b2bd4b3d0a3b1de6a1\n"
         " buildctl:\n"
@@ -331,7 +339,7 @@ def main(argv: list[str], out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) 
         fw.root()
         head = cf.parse(argv[:i], GLOBAL_FLAGS)
         if head.values["version"]:
-            out.write(f"nerdctl version {VERSION}\n")
+            out.write(f"nerdctl version {version()}\n")
             return 0
         rest = argv[i:]
         if not rest:

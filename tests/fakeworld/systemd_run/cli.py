@@ -169,15 +169,21 @@ def main(argv: list[str]) -> int:
                 return 0
         # The supervisor plays the user manager: out of the Slurm job, it starts the command and
         # forgets the unit when it ends (--collect).
-        supervisor = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "tests.fakeworld.systemd_run", "--supervise", str(record_path),
-             "1" if flags & {"--collect", "-G"} else "0", cwd, "--", exe, *command[1:]],
-            # cwd: ``python -m`` finds tests.fakeworld there (the unit's env has no PYTHONPATH of
-            # ours); the command itself runs in the unit's cwd (supervise).
-            env=env, cwd=fw.REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=log, start_new_session=True, close_fds=True)
+        args = ["--supervise", str(record_path), "1" if flags & {"--collect", "-G"} else "0", cwd, "--",
+                exe, *command[1:]]
+        served = sys.modules.get("tests.fakeworld.common.forkserver")
+        if served is not None and served.SERVED:  # the bench's cheap mode: the same, forked
+            supervisor = served.spawn_detached("tests.fakeworld.systemd_run", args, log.fileno(), env=env,
+                                               cwd=str(fw.REPO_ROOT))
+        else:
+            supervisor = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "tests.fakeworld.systemd_run", *args],
+                # cwd: ``python -m`` finds tests.fakeworld there (the unit's env has no PYTHONPATH of
+                # ours); the command itself runs in the unit's cwd (supervise).
+                env=env, cwd=fw.REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=log, start_new_session=True, close_fds=True).pid
         fw.write_json_atomic(record_path, {"unit": unit, "argv": command, "pid": None,
-                                            "supervisor": supervisor.pid, "env": sorted(env)})
+                                            "supervisor": supervisor, "env": sorted(env)})
     if not flags & {"--quiet", "-q"}:
         print(f"Running as unit: {unit}; invocation ID: {secrets.token_hex(16)}", file=sys.stderr)
     return 0
