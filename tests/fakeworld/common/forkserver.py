@@ -336,7 +336,8 @@ def serve(path: Path, parent: int = 0) -> int:
     _flush()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp = path.with_name(f"{path.name}.{os.getpid()}")
-    listener.bind(str(tmp))
+    os.chdir(path.parent)  # bound by name in its directory: a deep path exceeds AF_UNIX's 107 bytes
+    listener.bind(tmp.name)
     listener.listen(64)
     listener.settimeout(1.0)
     os.replace(tmp, path)  # clients connect only once the server has imported everything
@@ -385,7 +386,7 @@ def _alive(pid: int) -> bool:
 
 def main(argv: list[str]) -> int:
     """``python -m tests.fakeworld.common.forkserver SOCKET [PARENT_PID]``."""
-    return serve(Path(argv[0]), int(argv[1]) if len(argv) > 1 else 0)
+    return serve(Path(argv[0]).absolute(), int(argv[1]) if len(argv) > 1 else 0)
 
 
 if __name__ == "__main__":
