@@ -23,7 +23,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar, Union
 
 from ksi import constants as C
 from ksi.errors import BringUpError, PhaseTimeout
@@ -32,9 +32,15 @@ from ksi.signals import Shutdown
 if TYPE_CHECKING:
     from kubernetes.client.rest import RESTResponse
 
+T = TypeVar("T")
+
 REQUEST_TIMEOUT = 10.0
-#: seconds between two readiness checks (a local API call; every 0.5 s lost 0.25 s on average)
+#: seconds between two readiness checks when the API server cannot be watched (it does not
+#: answer yet, or refused the watch)
 READY_POLL = 0.2
+#: the longest a readiness watch lasts before the next look; any change to the nodes ends it at
+#: once, so Ready is seen when it happens, not up to a poll later
+READY_WATCH = 1
 #: seconds one readiness check may take
 READY_REQUEST = 2.0
 #: a request's bound: seconds in all, (connect, read) seconds, or None for a stream that lasts
@@ -151,7 +157,13 @@ class Kube:
 
     # --- readiness ---------------------------------------------------------------------------
     def nodes(self, timeout: float = REQUEST_TIMEOUT) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/api/v1/nodes", timeout=timeout).get("items") or [])
+        return self._node_list(timeout)[0]
+
+    def _node_list(self, timeout: float) -> tuple[list[dict[str, Any]], str]:
+        """The nodes, and the list's ``resourceVersion`` (where a watch of them starts)."""
+        answer = self._call("GET", "/api/v1/nodes", timeout=timeout)
+        return (list(answer.get("items") or []),
+                str((answer.get("metadata") or {}).get("resourceVersion") or ""))
 
     def has_pods(self, namespace: str, selector: str, timeout: float = READY_REQUEST) -> bool:
         """True when ``namespace`` has a pod matching the label ``selector``."""
@@ -159,22 +171,41 @@ class Kube:
                             query=[("labelSelector", selector), ("limit", "1")], timeout=timeout)
         return bool(answer.get("items"))
 
-    def _nodes_watching(self, shutdown: Shutdown) -> list[dict[str, Any]]:
-        """``nodes()`` in a helper thread, so that a stop (a signal, a dead leader's news from
-        ``ksi/watch.py``) is seen within 50 ms even while the API server is slow to answer
-        (a busy node); the request itself is bounded to ``READY_REQUEST``."""
+    def _node_change(self, version: str) -> None:
+        """Return at the first change to the nodes after ``version`` (a watch, as ``kubectl
+        wait`` does: ``?watch=1&resourceVersion=...``), or when the server ends the watch after
+        ``READY_WATCH`` s without one.  A watch refused (410 Gone: the version is too old) or
+        broken is a pause of ``READY_POLL``: the next look lists again."""
+        try:
+            answer = self.send("GET", "/api/v1/nodes", query=[
+                ("watch", "1"), ("resourceVersion", version),
+                ("timeoutSeconds", str(READY_WATCH))],
+                timeout=(READY_REQUEST, READY_WATCH + READY_REQUEST))
+            try:
+                for chunk in answer.response.stream(4096):
+                    if chunk.strip():
+                        return
+            finally:
+                answer.response.release_conn()
+        except Exception:  # noqa: BLE001 - the next look tells what is wrong
+            time.sleep(READY_POLL)
+
+    def _in_thread(self, call: Callable[[], T], shutdown: Shutdown) -> T:
+        """``call`` (one request, bounded by its own timeout) in a helper thread, so that a stop
+        (a signal, a dead leader's news from ``ksi/watch.py``) is seen within 50 ms even while
+        the API server is slow to answer (a busy node) or a watch waits for a change."""
         import threading
 
-        found: list[list[dict[str, Any]]] = []
+        found: list[T] = []
         failed: list[Exception] = []
 
-        def call() -> None:
+        def run() -> None:
             try:
-                found.append(self.nodes(timeout=READY_REQUEST))
+                found.append(call())
             except Exception as exc:  # noqa: BLE001 - handed to the caller below
                 failed.append(exc)
 
-        worker = threading.Thread(target=call, name="ksi-ready", daemon=True)
+        worker = threading.Thread(target=run, name="ksi-ready", daemon=True)
         worker.start()
         while worker.is_alive():
             worker.join(0.05)
@@ -203,9 +234,9 @@ class Kube:
         state = "the API server has not answered yet"
         while True:
             shutdown.check()
-            answered = False
+            answered, version = False, ""
             try:
-                nodes = self._nodes_watching(shutdown)
+                nodes, version = self._in_thread(lambda: self._node_list(READY_REQUEST), shutdown)
                 answered = True
                 names = [_name(n) for n in nodes]
                 not_ready = [_name(n) for n in nodes if not _is_ready(n)]
@@ -226,7 +257,10 @@ class Kube:
                     "rerun with --keep and inspect `kind export logs`); raise --timeout on a "
                     "busy node",
                 )
-            shutdown.wait(READY_POLL)
+            if version:
+                self._in_thread(lambda: self._node_change(version), shutdown)
+            else:
+                shutdown.wait(READY_POLL)
 
     # --- credentials -------------------------------------------------------------------------
     def admin_token(self, ttl_seconds: int) -> Credentials:

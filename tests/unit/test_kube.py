@@ -162,3 +162,31 @@ def test_the_proxy_of_the_environment_is_not_used_for_the_cluster(world, cluster
         assert kube.nodes(timeout=5)
     finally:
         kube.close()
+
+
+def test_readiness_watches_the_nodes_instead_of_polling_them(world):
+    """The wait sees Ready when it happens (a watch ends at the node's change), and does not
+    list the nodes five times a second meanwhile: one list and one watch a second at most."""
+    config = world.base / "slow.yaml"
+    config.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking:\n"
+                      "  apiServerAddress: 127.0.0.1\n")
+    kubeconfig = world.base / "slow.kubeconfig"
+    env = {**world.env, "KIND_EXPERIMENTAL_PROVIDER": "nerdctl", "KSI_FAKE_NODE_READY_SECONDS": "3"}
+    subprocess.run(["kind", "create", "cluster", "--name", "slow", "--config", str(config),
+                    "--kubeconfig", str(kubeconfig)], env=env, cwd=world.base / "work",
+                   capture_output=True, timeout=60, check=True)
+    try:
+        kube = Kube(kubeconfig, "kind-slow")
+        try:
+            assert kube.wait_ready(timeout=30, shutdown=Shutdown()) == ["slow-control-plane"]
+        finally:
+            kube.close()
+        log = next(Path(env["KSI_FAKE_ROOT"]).glob("hosts/*/*/clusters/slow/apiserver.log"))
+        gets = [line for line in log.read_text().splitlines() if '"GET /api/v1/nodes' in line]
+        lists = [line for line in gets if "watch=1" not in line]
+        watches = [line for line in gets if "watch=1" in line]
+        assert watches, "no watch of the nodes"
+        assert 2 <= len(lists) <= 6, gets  # 3 s of waiting: a poll every 0.2 s listed 15 times
+    finally:
+        subprocess.run(["kind", "delete", "cluster", "--name", "slow"], env=env,
+                       cwd=world.base / "work", capture_output=True, timeout=60, check=False)
