@@ -184,6 +184,9 @@ class Kube:
             try:
                 for chunk in answer.response.stream(4096):
                     if chunk.strip():
+                        # the rest of the stream is never read: the connection must not go
+                        # back to the pool with it (the next look would read its tail)
+                        answer.response.close()
                         return
             finally:
                 answer.response.release_conn()
@@ -247,7 +250,7 @@ class Kube:
                 else:
                     state = f"{len(nodes)} of {expect} node(s) registered"
             except Exception as exc:  # connection refused, TLS handshake while booting, 5xx
-                state = f"the API server did not answer ({_short(exc)})"
+                state = f"the API server did not answer ({one_line(exc)})"
             if answered and on_answer is not None:
                 on_answer()
             if time.monotonic() > deadline:
@@ -348,13 +351,19 @@ def _is_ready(node: dict[str, Any]) -> bool:
     return False
 
 
-def _short(exc: Exception) -> str:
+def one_line(exc: Exception) -> str:
+    """An error of a request in one line: a refusal (the client's ``ApiException``) as
+    ``refusal`` says it, anything else (refused connection, TLS) by its first line."""
+    if getattr(exc, "status", None) is not None:
+        return refusal(exc)
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:160]
 
 
 def user_kubeconfig(context: str, creds: Credentials, namespace: str) -> str:
     """The kubeconfig the workload gets: one context named like the cluster, token auth."""
+    import yaml  # lazy: off the path to the first phase
+
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -369,7 +378,5 @@ def user_kubeconfig(context: str, creds: Credentials, namespace: str) -> str:
         }}],
         "preferences": {},
     }
-    import yaml
-
     text: str = yaml.safe_dump(doc, sort_keys=False)
     return text
