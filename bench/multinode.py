@@ -30,6 +30,7 @@ Used by ``python -m bench.all``; alone:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -460,20 +461,18 @@ def compare(cluster: SlurmCluster, rev: str, nodes_list: list[int], repeat: int,
     delays = {k: v * scale for k, v in REAL.items()}
     both = {"KSI_FAKE_SLOW_HOSTS": slow} if slow else {}
     old = ksi_at(rev)
-    server = ForkServer().__enter__() if cheap else None
+    sets: dict[tuple[int, str], list[Run]] = {}
     try:
-        sets: dict[tuple[int, str], list[Run]] = {}
-        for nodes in nodes_list:
-            for i in range(repeat):
-                for label, env in ((rev, {"PYTHONPATH": str(old)}), ("this checkout", {})):
-                    run = one_run(cluster, nodes, delays, True, {**env, **both},
-                                  forkserver=server)
-                    log(f"  N={nodes} {label} run {i + 1}/{repeat}: {run.wall:.1f}s")
-                    sets.setdefault((nodes, label), []).append(run)
+        with ForkServer() if cheap else contextlib.nullcontext() as server:
+            for nodes in nodes_list:
+                for i in range(repeat):
+                    for label, env in ((rev, {"PYTHONPATH": str(old)}), ("this checkout", {})):
+                        run = one_run(cluster, nodes, delays, True, {**env, **both},
+                                      forkserver=server)
+                        log(f"  N={nodes} {label} run {i + 1}/{repeat}: {run.wall:.1f}s")
+                        sets.setdefault((nodes, label), []).append(run)
     finally:
         shutil.rmtree(old, ignore_errors=True)
-        if server is not None:
-            server.__exit__()
     keys = list(sets)
     out = ["| leader phase, median s | " + " | ".join(f"N={n} {label}" for n, label in keys) + " |",
            "| --- |" + " --- |" * len(keys)]

@@ -23,6 +23,7 @@ from typing import Any
 
 from ksi import constants as C
 from ksi.errors import KsiError
+from ksi.kube import Kube, one_line
 from ksi.paths import private_dir, write_private
 from ksi.plan import RunPlan
 from ksi.tools.kind import Kind
@@ -47,7 +48,7 @@ def collect(kind: Kind, plan: RunPlan, out: Path, *, quick: bool = False,
     try:
         _from_api(plan, out, errors, deadline=started + (total if quick else total / 2))
     except Exception as exc:  # noqa: BLE001 - best effort; a broken API is itself the finding
-        errors.append(f"API: {_first_line(exc)}")
+        errors.append(f"API: {one_line(exc)}")
     if not quick:
         try:
             kind.export_logs(plan.cluster_name, out / "kind-logs", timeout=left())
@@ -69,8 +70,6 @@ def _make_private(root: Path) -> None:
 
 
 def _from_api(plan: RunPlan, out: Path, errors: list[str], deadline: float) -> None:
-    from ksi.kube import Kube
-
     kube = Kube(plan.kind_kubeconfig, context=f"kind-{plan.cluster_name}")
     try:
         timeout = max(1.0, deadline - time.monotonic())
@@ -94,7 +93,7 @@ def _from_api(plan: RunPlan, out: Path, errors: list[str], deadline: float) -> N
                     text = kube.logs(namespace, pod_name, str(container.get("name")),
                                      timeout=max(1.0, deadline - time.monotonic()))
                 except Exception as exc:  # noqa: BLE001
-                    errors.append(f"log of {name}: {_first_line(exc)}")
+                    errors.append(f"log of {name}: {one_line(exc)}")
                     continue
                 write_private(pod_dir / name, text)
     finally:
@@ -110,12 +109,3 @@ def _event_line(e: dict[str, Any]) -> str:
     obj = e.get("involvedObject") or {}
     return (f"{_when(e)} {e.get('type')} {obj.get('namespace') or '-'}/{obj.get('kind')}/"
             f"{obj.get('name')} {e.get('reason')}: {e.get('message')}")
-
-
-def _first_line(exc: Exception) -> str:
-    from ksi.kube import refusal
-
-    if getattr(exc, "status", None) is not None:  # the client's ApiException
-        return refusal(exc)
-    text = str(exc).splitlines()
-    return text[0] if text else type(exc).__name__

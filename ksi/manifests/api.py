@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ksi.errors import UsageError
+from ksi.kube import REQUEST_TIMEOUT, Kube, status_message
 from ksi.manifests.documents import Document
 
 FIELD_MANAGER = "ksi"
-REQUEST_TIMEOUT = 10.0
 
 
 class Api:
@@ -19,8 +19,6 @@ class Api:
     connection, with the workload's token."""
 
     def __init__(self, kubeconfig: Path, context: str | None) -> None:
-        from ksi.kube import Kube
-
         self.kube = Kube(kubeconfig, context)
 
     def close(self) -> None:
@@ -32,8 +30,6 @@ class Api:
         in time as ``kubectl logs -f`` is; it ends with the container); a refusal raises
         ``ApiFailure`` with the server's message."""
         from kubernetes.client.exceptions import ApiException
-
-        from ksi.kube import status_message
 
         try:
             resp = self.kube.send(method, path, query=query, body=body, content_type=ctype,

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable, Mapping, Sequence
 
-
 from ksi import constants as C
 from ksi.errors import UsageError, WorkloadNotFound, WorkloadNotRunnable
 
